@@ -1,0 +1,39 @@
+"""rnncomp: learned lossy image compression (recurrent ConvLSTM codec + end-to-end CNN codec)."""
+
+from setuptools import find_packages, setup
+
+# Pinned to the versions verified on the project's machines (Python 3.11, 2-core x86_64 CPU).
+INSTALL_REQUIRES = [
+    "tensorflow-cpu==2.21.0",
+    "keras==3.15.1",
+    "tensorflow-datasets==4.9.10",
+    "importlib_resources==7.1.0",  # tfds 4.9.10 imports it without declaring it
+    "keras-tuner==1.4.8",
+    "numpy==2.4.6",
+    "scipy==1.17.1",
+    "pillow==13.0.0",  # JPEG, WebP, JPEG2000 and AVIF built in
+    "pillow-heif==1.8.1",  # HEIF
+    "matplotlib==3.11.2",
+    "constriction==0.5.0",
+    "tqdm==4.70.1",
+]
+
+EXTRAS_REQUIRE = {
+    "test": [
+        "pytest==9.2.0",
+        "pytest-xdist==3.8.0",
+        "bjontegaard==1.3.0",  # independent BD-rate implementation, checked against ours
+    ],
+}
+
+setup(
+    name="rnncomp",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.10",
+    packages=find_packages(include=["rnncomp", "rnncomp.*"]),
+    package_data={"rnncomp": ["samples/*/*", "samples/*.md", "weights/*"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["rnncomp = rnncomp.cli:main"]},
+)

@@ -1,0 +1,40 @@
+"""Shared fixtures: the bundled sample images and, where present, ../shared."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RNNCOMP_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    from rnncomp.images import sample_images_dir
+
+    return sample_images_dir()
+
+
+@pytest.fixture(scope="session")
+def kodak_samples(samples_dir):
+    from rnncomp.images import load_images
+
+    return load_images(samples_dir / "kodak")
+
+
+@pytest.fixture(scope="session")
+def thumbs(samples_dir) -> np.ndarray:
+    with np.load(samples_dir / "thumbs32" / "thumbs32-sample.npz") as d:
+        return d["images"]
+
+
+@pytest.fixture(scope="session")
+def anchors() -> Path:
+    path = SHARED / "anchors" / "kodak-rd"
+    if not path.is_dir():
+        pytest.skip(f"published anchors not found at {path}")
+    return path
