@@ -12,7 +12,9 @@ export TF_ENABLE_ONEDNN_OPTS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all baselines-kodak baselines-thumbs plot-kodak clean
+CONFIG ?= experiments/default.json
+PORT ?= 6006
+.PHONY: help install run test test-all train tensorboard baselines-kodak baselines-thumbs plot-kodak clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,8 +36,15 @@ test: install ## the default (fast) test suite
 test-all: install ## every test, slow ones included
 	$(BIN)/python -m pytest -q
 
+train: install ## train CONFIG (default experiments/default.json); resumes the run if it has checkpoints
+	$(BIN)/rnncomp train --config $(CONFIG) $$(ls -d runs/$$(basename $(CONFIG) .json)/checkpoints/step-* >/dev/null 2>&1 && echo --resume)
+
+tensorboard: install ## TensorBoard on runs/ (loopback only, PORT=6006)
+	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port $(PORT)
+
 baselines-kodak: install ## classical codecs on the 24 Kodak images -> $(RESULTS)/kodak
-	$(BIN)/rnncomp baselines --data $(DATA)/kodak --out $(RESULTS)/kodak
+	$(BIN)/rnncomp baselines --data $(DATA)/kodak --out $(RESULTS)/kodak \
+	  --codecs jpeg,jpeg444,jpeg-pillow,jpeg2000,webp,webp-pillow,heif,avif
 	$(MAKE) plot-kodak
 
 plot-kodak: install ## our Kodak curves beside the published anchors

@@ -9,6 +9,7 @@ INSTALL_REQUIRES = [
     "tensorflow-datasets==4.9.10",
     "importlib_resources==7.1.0",  # tfds 4.9.10 imports it without declaring it
     "keras-tuner==1.4.8",
+    "tensorboard==2.21.0",  # tf.summary needs it; tensorflow-cpu 2.21 does not depend on it
     "numpy==2.4.6",
     "scipy==1.17.1",
     "pillow==13.0.0",  # JPEG, WebP, JPEG2000 and AVIF built in

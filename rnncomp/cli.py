@@ -7,6 +7,7 @@ one-line ``rnncomp: error: ...`` on stderr and exit status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -137,6 +138,32 @@ def cmd_bd(args) -> int:
     if args.bpp_range:
         gain = rd.rd_auc_gain(ra, qa, rt, qt, args.bpp_range)
         print(f"AUC gain   {gain:+.2f} %")
+    if args.at:
+        qa_at, qt_at = rd.quality_at(ra, qa, args.at), rd.quality_at(rt, qt, args.at)
+        for bpp, a, t in zip(args.at, qa_at, qt_at):
+            print(f"at {bpp:g} bpp: anchor {a:.3f}, test {t:.3f}, difference {t - a:+.3f} {unit}".rstrip())
+    return 0
+
+
+# --- train -------------------------------------------------------------------------------------
+
+
+def _override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def cmd_train(args) -> int:
+    from rnncomp.train import train
+
+    trainer = train(args.config, resume=args.resume, overrides=dict(args.set or []),
+                    progress=args.progress)
+    print(f"run folder: {trainer.run_dir}", file=sys.stderr)
     return 0
 
 
@@ -205,7 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--bpp-range", type=_range, help="LO,HI: restrict both curves to this range "
                                                      "(also reports the AUC gain over it)")
     bd.add_argument("--linear", action="store_true", help="MS-SSIM as is, not in dB")
+    bd.add_argument("--at", type=_floats, help="also print both curves' quality at these bit rates "
+                                               "(interpolated in log-rate)")
     bd.set_defaults(func=cmd_bd)
+
+    t = sub.add_parser("train", formatter_class=fmt, help="train a model from an experiment config",
+                       description="Train with an experiment config (experiments/*.json). Writes the "
+                                   "paper-format log, TensorBoard events and checkpoints to the run "
+                                   "folder (runs/NAME unless the config sets run_dir).")
+    t.add_argument("--config", required=True, help="experiment JSON file")
+    t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    t.add_argument("--set", action="append", type=_override, metavar="KEY=VALUE",
+                   help="override a config field (dotted keys, JSON values), e.g. --set epochs=5 "
+                        "--set optimizer.learning_rate=1e-3")
+    t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
+    t.set_defaults(func=cmd_train)
 
     c = sub.add_parser("codecs", help="list the classical codecs and whether they work here")
     c.set_defaults(func=cmd_codecs)

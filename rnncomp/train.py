@@ -1,0 +1,422 @@
+"""Training: one experiment config in, a run folder with logs, TensorBoard and checkpoints out.
+
+``rnncomp train --config experiments/NAME.json [--resume]`` (or ``make train
+CONFIG=...``) trains any registered binary codec through Keras's own ``fit``.
+The log follows the paper's format exactly::
+
+    start training... step per epoch: 24
+    Epoch number: 1
+    Epoch number: 1 step 10 loss 3.0840246468782424
+    Epoch number: 1 ms-ssim 0.5524077933582733
+    Done
+
+(``loss`` is the mean training loss since the start of the epoch; ``ms-ssim``
+is measured after every epoch on the fixed validation crops, at the model's
+training iteration count.) A run folder holds ``config.json`` (the exact
+experiment config), ``log.txt`` (the same log), ``tensorboard/`` and
+``checkpoints/step-NNNNNNNN/`` (model config + weights + optimiser state +
+``state.json``). A checkpoint is written every ``checkpoint_minutes``, at the
+end, and on SIGINT/SIGTERM; the last ``keep_checkpoints`` are kept. ``--resume``
+restores weights, optimiser state and step; the data position is a function of
+the step (see :mod:`rnncomp.data`), so the resumed run sees the same batches.
+A NaN/Inf loss stops the run with a message; the last good checkpoint stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncomp.errors import RnncompError
+
+__all__ = ["TrainConfig", "Trainer", "load_train_config", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """One experiment: model, data, optimiser, schedule. Stored as JSON in ``experiments/``.
+
+    ``model`` is either ``{"preset": REGISTRY_NAME, **overrides}`` or a full model
+    config dict (with ``model_type``). ``data.sources`` are :class:`rnncomp.data.Source`
+    fields. ``optimizer.schedule`` is ``constant``, ``cosine`` or ``exponential``
+    (with ``decay_steps``, ``decay_rate``/``alpha``, optional ``warmup_steps``).
+    ``strategy`` is ``default``, ``mirrored`` (all local devices) or ``multiworker``
+    (machines listed in ``TF_CONFIG``).
+    """
+
+    name: str = "run"
+    model: dict = field(default_factory=lambda: {"preset": "toderici2017-lstm"})
+    data: dict = field(default_factory=dict)
+    optimizer: dict = field(default_factory=lambda: {"name": "adam", "learning_rate": 5e-4})
+    steps_per_epoch: int = 24
+    epochs: int = 100
+    log_every: int = 10
+    checkpoint_minutes: float = 5.0
+    keep_checkpoints: int = 3
+    validation_images: int = 64
+    validation_patch: int = 64
+    tensorboard_images: int = 2
+    seed: int = 0
+    strategy: str = "default"
+    run_dir: str | None = None
+    description: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names - {"_comment"})
+        if unknown:
+            raise RnncompError(f"unknown training config field(s): {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(names))})")
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Reads an experiment JSON file; ``overrides`` (dotted keys allowed) win."""
+    path = Path(path)
+    if not path.is_file():
+        raise RnncompError(f"{path}: no such config file")
+    try:
+        d = json.loads(path.read_text())
+    except ValueError as e:
+        raise RnncompError(f"{path}: not valid JSON ({e})") from None
+    for key, value in (overrides or {}).items():
+        node = d
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    cfg = TrainConfig.from_dict(d)
+    if cfg.run_dir is None:
+        cfg.run_dir = str(Path("runs") / cfg.name)
+    return cfg
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+
+def model_config(cfg: TrainConfig):
+    from rnncomp import registry
+    from rnncomp.config import config_from_dict
+
+    m = dict(cfg.model)
+    if "preset" in m:
+        return registry.get_config(m.pop("preset"), **m)
+    return config_from_dict(m)
+
+
+def make_optimizer(opt: dict):
+    import keras
+
+    opt = dict(opt)
+    name = opt.pop("name", "adam").lower()
+    lr = float(opt.pop("learning_rate", 5e-4))
+    schedule = opt.pop("schedule", "constant")
+    warmup = int(opt.pop("warmup_steps", 0))
+    if schedule == "cosine":
+        lr_value = keras.optimizers.schedules.CosineDecay(
+            lr if not warmup else 0.0, int(opt.pop("decay_steps")), alpha=float(opt.pop("alpha", 0.0)),
+            warmup_target=lr if warmup else None, warmup_steps=warmup)
+    elif schedule == "exponential":
+        lr_value = keras.optimizers.schedules.ExponentialDecay(
+            lr, int(opt.pop("decay_steps")), float(opt.pop("decay_rate", 0.5)))
+    elif schedule == "constant":
+        lr_value = lr
+    else:
+        raise RnncompError(f"unknown learning-rate schedule {schedule!r} (constant, cosine, exponential)")
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    if name not in classes:
+        raise RnncompError(f"unknown optimizer {name!r} ({', '.join(classes)})")
+    return classes[name](learning_rate=lr_value, **opt)
+
+
+def make_strategy(name: str):
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+                  [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise RnncompError(f"unknown strategy {name!r} (default, mirrored, multiworker)")
+
+
+def _sources(cfg: TrainConfig):
+    from rnncomp.data import Source
+
+    sources = cfg.data.get("sources")
+    if not sources:
+        raise RnncompError("the training config has no data.sources")
+    return [Source(**s) for s in sources]
+
+
+# --- the trainer ----------------------------------------------------------------------------------
+
+
+class Trainer:
+    """Builds the model, data and callbacks of one run and drives ``fit``."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False, out=None, progress: bool = False):
+        self.cfg = cfg
+        self.run_dir = Path(cfg.run_dir or Path("runs") / cfg.name)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.resume = resume
+        self.out = out or sys.stdout
+        self.progress = progress
+        self.step = 0
+        self.stop_reason: str | None = None
+        self._log_file = None
+
+    # logging -------------------------------------------------------------------------------------
+
+    def log(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+        if self._log_file:
+            self._log_file.write(line + "\n")
+            self._log_file.flush()
+
+    # checkpoints ---------------------------------------------------------------------------------
+
+    def checkpoints(self) -> list[Path]:
+        if not self.ckpt_dir.is_dir():
+            return []
+        return sorted(p for p in self.ckpt_dir.glob("step-*") if (p / "state.json").is_file())
+
+    def save(self) -> Path:
+        from rnncomp.models.checkpoint import save_checkpoint
+
+        final = self.ckpt_dir / f"step-{self.step:08d}"
+        tmp = self.ckpt_dir / f".tmp-step-{self.step:08d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_checkpoint(self.model, tmp)
+        opt_vars = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in self.model.optimizer.variables]
+        np.savez(tmp / "optimizer.npz", *opt_vars)
+        (tmp / "state.json").write_text(json.dumps({"step": self.step, "time": time.time()}) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)  # atomic: a checkpoint is complete or absent
+        for old in self.checkpoints()[: -self.cfg.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def restore(self, path: Path) -> None:
+        self.model.load_weights(path / "model.weights.h5")
+        opt = self.model.optimizer
+        opt.build(self.model.trainable_variables)
+        with np.load(path / "optimizer.npz") as d:
+            values = [d[f"arr_{i}"] for i in range(len(d.files))]
+        if len(values) != len(opt.variables):
+            raise RnncompError(f"{path}: optimizer state has {len(values)} variables, expected {len(opt.variables)}")
+        for var, value in zip(opt.variables, values):
+            var.assign(value)
+        self.step = int(json.loads((path / "state.json").read_text())["step"])
+
+    # validation ---------------------------------------------------------------------------------
+
+    def validate(self) -> dict:
+        """MS-SSIM and PSNR per iteration on the fixed validation crops."""
+        from rnncomp.metrics import ms_ssim, psnr
+
+        iterations = int(self.model.config.iterations)
+        codes = self.model.encode(self.val_images, iterations)
+        out = {"ms-ssim": [], "psnr": [], "recon": []}
+        keep = {1, 2, 4, 8, 16, 32, 64, iterations}
+        for t, x_hat in enumerate(self.model.decode_progressive(codes), start=1):
+            rec = np.round(x_hat * 255.0).astype(np.uint8)
+            out["ms-ssim"].append(float(np.mean(ms_ssim(self.val_images, rec))))
+            out["psnr"].append(float(np.mean(psnr(self.val_images, rec))))
+            if t in keep:
+                out["recon"].append((t, rec[: self.cfg.tensorboard_images]))
+        out["bpp"] = [codes.raw_bpp * t / iterations for t in range(1, iterations + 1)]
+        return out
+
+    # the run --------------------------------------------------------------------------------------
+
+    def _setup(self):
+        import keras
+        import tensorflow as tf
+
+        from rnncomp.data import make_validation_set
+        from rnncomp.models.checkpoint import build_model
+
+        cfg = self.cfg
+        existing = self.checkpoints()
+        if existing and not self.resume:
+            raise RnncompError(f"{self.run_dir} already has checkpoints: pass --resume to continue it, "
+                               "or choose another run_dir")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        saved = self.run_dir / "config.json"
+        if self.resume and saved.is_file():
+            prior = json.loads(saved.read_text())
+            if prior.get("model") != cfg.model:
+                raise RnncompError(f"{saved}: the run was made with another model config; cannot resume")
+        saved.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        keras.utils.set_random_seed(cfg.seed)
+        self.strategy = make_strategy(cfg.strategy)
+        with self.strategy.scope():
+            self.model = build_model(model_config(cfg))
+            self.model.compile(optimizer=make_optimizer(cfg.optimizer))
+        if existing and self.resume:
+            self.restore(existing[-1])
+        patch = int(cfg.data.get("patch", 32))
+        self.sources = _sources(cfg)
+        self.patch = patch
+        self.val_images = make_validation_set(self.sources, cfg.validation_patch, cfg.validation_images, cfg.seed)
+        self.writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
+        self._log_file = open(self.run_dir / "log.txt", "a")
+
+    def _dataset(self, start_step: int):
+        from rnncomp.data import Augment, make_train_dataset
+
+        ds, _ = make_train_dataset(self.sources, self.patch, self.cfg.seed, start_step,
+                                   Augment.from_dict(self.cfg.data.get("augment")))
+        return ds
+
+    def run(self) -> int:
+        """Trains until ``epochs`` or a stop signal; returns the number of steps taken."""
+        self._setup()
+        cfg = self.cfg
+        spe = cfg.steps_per_epoch
+        total = cfg.epochs * spe
+        start = self.step
+        if self.step >= total:
+            self.log(f"already trained {self.step} steps of {total}; nothing to do")
+            return 0
+        self.log(f"start training... step per epoch: {spe}")
+        callback = _Callback(self)
+        old = {s: signal.signal(s, callback.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while self.step < total and not self.stop_reason:
+                epoch, within = divmod(self.step, spe)
+                steps = spe - within  # a resumed run first finishes its epoch
+                self.model.fit(self._dataset(self.step), epochs=epoch + 1, initial_epoch=epoch,
+                               steps_per_epoch=steps, callbacks=[callback], shuffle=False,
+                               verbose=1 if self.progress else 0)
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+        if self.stop_reason == "nan":
+            good = self.checkpoints()
+            raise RnncompError(
+                f"the loss became NaN/Inf at step {self.step}; stopped. Last good checkpoint: "
+                f"{good[-1] if good else 'none'}")
+        path = self.save()
+        if self.stop_reason:
+            self.log(f"stopped by {self.stop_reason} at step {self.step}; checkpoint {path}")
+        else:
+            self.log("Done")
+        self._log_file.close()
+        return self.step - start
+
+
+class _Callback:
+    """Paper log, TensorBoard, timed checkpoints, signals and NaN guard (one Keras callback)."""
+
+    def __new__(cls, trainer):
+        import keras
+
+        class Impl(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.t = trainer
+                self.last_ckpt = time.monotonic()
+                self.step_start = time.perf_counter()
+                self.step_times: list[float] = []
+
+            def request_stop(self, signum, frame):
+                self.t.stop_reason = signal.Signals(signum).name
+                if self.model is not None:
+                    self.model.stop_training = True
+
+            def on_epoch_begin(self, epoch, logs=None):
+                if self.t.step % self.t.cfg.steps_per_epoch == 0:
+                    self.t.log(f"Epoch number: {epoch + 1}")
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self.step_start = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                t, cfg = self.t, self.t.cfg
+                logs = logs or {}
+                loss = float(logs.get("loss", float("nan")))
+                if not math.isfinite(loss):
+                    t.stop_reason = "nan"
+                    self.model.stop_training = True
+                    return
+                t.step += 1
+                self.step_times.append(time.perf_counter() - self.step_start)
+                epoch, within = divmod(t.step - 1, cfg.steps_per_epoch)
+                if (within + 1) % cfg.log_every == 0:
+                    t.log(f"Epoch number: {epoch + 1} step {within + 1} loss {loss}")
+                    self._scalars(logs)
+                if t.stop_reason:
+                    self.model.stop_training = True
+                elif time.monotonic() - self.last_ckpt > 60 * cfg.checkpoint_minutes:
+                    t.save()
+                    self.last_ckpt = time.monotonic()
+
+            def _scalars(self, logs):
+                import tensorflow as tf
+
+                t = self.t
+                lr = t.model.optimizer.learning_rate
+                with t.writer.as_default(step=t.step):
+                    tf.summary.scalar("train/loss", float(logs["loss"]))
+                    for k, v in logs.items():
+                        if k.startswith("psnr_"):
+                            tf.summary.scalar(f"train/psnr/iteration_{int(k[5:]):02d}", float(v))
+                    tf.summary.scalar("train/learning_rate", float(np.asarray(lr)))
+                    if self.step_times:
+                        tf.summary.scalar("train/seconds_per_step", float(np.median(self.step_times)))
+                        self.step_times.clear()
+
+            def on_epoch_end(self, epoch, logs=None):
+                import tensorflow as tf
+
+                t = self.t
+                if t.stop_reason or t.step % t.cfg.steps_per_epoch:
+                    return  # interrupted mid-epoch: no validation
+                v = t.validate()
+                t.log(f"Epoch number: {epoch + 1} ms-ssim {v['ms-ssim'][-1]}")
+                with t.writer.as_default(step=t.step):
+                    for i, (m, p, b) in enumerate(zip(v["ms-ssim"], v["psnr"], v["bpp"]), start=1):
+                        tf.summary.scalar(f"val/ms-ssim/iteration_{i:02d}", m)
+                        tf.summary.scalar(f"val/psnr/iteration_{i:02d}", p)
+                        tf.summary.scalar(f"val/bpp/iteration_{i:02d}", b)
+                    tf.summary.scalar("val/ms-ssim", v["ms-ssim"][-1])
+                    # An original beside its reconstructions after 1, 2, 4, 8 ... iterations.
+                    rows = [np.concatenate([t.val_images[: t.cfg.tensorboard_images][j]]
+                                           + [rec[j] for _, rec in v["recon"]], axis=1)
+                            for j in range(min(t.cfg.tensorboard_images, len(t.val_images)))]
+                    tf.summary.image("val/original_and_iterations_" +
+                                     "_".join(str(k) for k, _ in v["recon"]),
+                                     np.stack(rows), max_outputs=len(rows))
+                t.writer.flush()
+
+        return Impl()
+
+
+def train(config_path: str | Path, resume: bool = False, overrides: dict | None = None,
+          progress: bool = False, out=None) -> Trainer:
+    """Runs one experiment config; returns the trainer (``.model``, ``.step``, ``.run_dir``)."""
+    cfg = load_train_config(config_path, overrides)
+    trainer = Trainer(cfg, resume=resume, out=out, progress=progress)
+    trainer.run()
+    return trainer
