@@ -217,9 +217,9 @@ class Trainer:
         return final
 
     def restore(self, path: Path) -> None:
-        self.model.load_weights(path / "model.weights.h5")
         opt = self.model.optimizer
         opt.build(self.model.trainable_variables)
+        self.model.load_weights(path / "model.weights.h5")
         with np.load(path / "optimizer.npz") as d:
             values = [d[f"arr_{i}"] for i in range(len(d.files))]
         if len(values) != len(opt.variables):
@@ -249,7 +249,7 @@ class Trainer:
 
     # the run --------------------------------------------------------------------------------------
 
-    def _setup(self):
+    def setup(self):
         import keras
         import tensorflow as tf
 
@@ -289,9 +289,13 @@ class Trainer:
                                    Augment.from_dict(self.cfg.data.get("augment")))
         return ds
 
-    def run(self) -> int:
-        """Trains until ``epochs`` or a stop signal; returns the number of steps taken."""
-        self._setup()
+    def run(self, setup: bool = True) -> int:
+        """Trains until ``epochs`` or a stop signal; returns the number of steps taken.
+
+        ``setup=False`` when :meth:`setup` was already called (to inspect or patch the model).
+        """
+        if setup:
+            self.setup()
         cfg = self.cfg
         spe = cfg.steps_per_epoch
         total = cfg.epochs * spe
