@@ -336,26 +336,36 @@ def make_train_dataset(sources: Sequence[Source], patch: int, seed: int = 0, sta
     return ds.prefetch(tf.data.AUTOTUNE), per_epoch
 
 
-def make_validation_set(sources: Sequence[Source], patch: int, limit: int = 64, seed: int = 0) -> np.ndarray:
+def make_validation_set(sources: Sequence[Source], patch: int, limit: int = 64, seed: int = 0,
+                        validation_sources: Sequence[Source] = ()) -> np.ndarray:
     """Fixed validation crops (uint8, ``(N, patch, patch, 3)``): centre crops of held-out images.
 
-    Images smaller than the patch are skipped. The same sources and seed give the same set.
+    The held-out images of the training sources come first, then every image of
+    ``validation_sources`` (e.g. ``tfds:coco/2017:validation``). Images smaller
+    than the patch are skipped. The same arguments give the same set.
     """
-    crops = []
-    for i, s in enumerate(sources):
-        if s.holdout <= 0:
-            continue
-        info = resolve_source(s, seed + 7919 * i)
-        held = info["holdout"]
-        for item in held:
-            image = load_image(item) if isinstance(item, str) else item
-            h, w = image.shape[:2]
-            if min(h, w) < patch:
-                continue
+    crops: list[np.ndarray] = []
+
+    def add(image):
+        h, w = image.shape[:2]
+        if min(h, w) >= patch and len(crops) < limit:
             top, left = (h - patch) // 2, (w - patch) // 2
-            crops.append(image[top:top + patch, left:left + patch])
-            if len(crops) >= limit:
-                break
+            crops.append(np.asarray(image[top:top + patch, left:left + patch], np.uint8))
+
+    for i, s in enumerate(sources):
+        if s.holdout > 0:
+            for item in resolve_source(s, seed + 7919 * i)["holdout"]:
+                add(load_image(item) if isinstance(item, str) else item)
+    for s in validation_sources:
+        info = resolve_source(s, seed)
+        if info["kind"] == "tfds":
+            for image in load_tfds(info["name"], info["split"], s.data_dir).take(limit):
+                add(image.numpy())
+        else:
+            for item in list(info["train"]) + list(info["holdout"]):
+                add(load_image(item) if isinstance(item, str) else item)
     if not crops:
-        raise RnncompError("no validation images: give a source a holdout of at least one image")
-    return np.stack(crops[:limit])
+        raise RnncompError(
+            f"no validation images of at least {patch}x{patch} px: give a training source a "
+            "holdout, or list data.validation sources")
+    return np.stack(crops)

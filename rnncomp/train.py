@@ -49,7 +49,8 @@ class TrainConfig:
 
     ``model`` is either ``{"preset": REGISTRY_NAME, **overrides}`` or a full model
     config dict (with ``model_type``). ``data.sources`` are :class:`rnncomp.data.Source`
-    fields. ``optimizer.schedule`` is ``constant``, ``cosine`` or ``exponential``
+    fields; ``data.validation`` optionally lists more sources whose images are all
+    used for validation (besides the training sources' holdouts). ``optimizer.schedule`` is ``constant``, ``cosine`` or ``exponential``
     (with ``decay_steps``, ``decay_rate``/``alpha``, optional ``warmup_steps``).
     ``strategy`` is ``default``, ``mirrored`` (all local devices) or ``multiworker``
     (machines listed in ``TF_CONFIG``).
@@ -278,7 +279,11 @@ class Trainer:
         patch = int(cfg.data.get("patch", 32))
         self.sources = _sources(cfg)
         self.patch = patch
-        self.val_images = make_validation_set(self.sources, cfg.validation_patch, cfg.validation_images, cfg.seed)
+        from rnncomp.data import Source
+
+        self.val_images = make_validation_set(
+            self.sources, cfg.validation_patch, cfg.validation_images, cfg.seed,
+            [Source(**v) for v in cfg.data.get("validation", [])])
         self.writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
         self._log_file = open(self.run_dir / "log.txt", "a")
 

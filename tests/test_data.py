@@ -117,3 +117,22 @@ def test_tfds_without_data_fails_fast(tmp_path):
     assert time.monotonic() - start < 30
     with pytest.raises(RnncompError, match="not one rnncomp knows"):
         data.load_tfds("mnist", "train")
+
+
+def test_validation_from_tfds_split_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=5, policy=tfds.testing.MockPolicy.USE_CODE):
+        v = make_validation_set([], 8, limit=3, validation_sources=[Source("tfds:cifar10:test")])
+    assert v.shape == (3, 8, 8, 3) and v.dtype == np.uint8
+
+
+def test_experiment_configs_parse():
+    from pathlib import Path
+
+    from rnncomp.train import load_train_config, model_config
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.json")):
+        cfg = load_train_config(path)
+        model_config(cfg)  # the model part is a valid model config
+        assert cfg.data["sources"], path
