@@ -167,6 +167,15 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_bench_data(args) -> int:
+    from rnncomp.train import load_train_config, pipeline_throughput
+
+    r = pipeline_throughput(load_train_config(args.config), batches=args.batches)
+    print(f"input pipeline of {args.config}: {r['crops_per_second']:.0f} crops/s, "
+          f"{r['seconds_per_batch'] * 1000:.1f} ms per batch ({r['batches']} batches, {r['crops']} crops)")
+    return 0
+
+
 # --- codecs ------------------------------------------------------------------------------------
 
 
@@ -247,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set optimizer.learning_rate=1e-3")
     t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
     t.set_defaults(func=cmd_train)
+
+    bdata = sub.add_parser("bench-data", formatter_class=fmt,
+                           help="throughput of a config's training input pipeline alone")
+    bdata.add_argument("--config", required=True, help="experiment JSON file")
+    bdata.add_argument("--batches", type=_positive_int, default=50, help="batches to time")
+    bdata.set_defaults(func=cmd_bench_data)
 
     c = sub.add_parser("codecs", help="list the classical codecs and whether they work here")
     c.set_defaults(func=cmd_codecs)

@@ -40,7 +40,7 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["TrainConfig", "Trainer", "load_train_config", "train"]
+__all__ = ["TrainConfig", "Trainer", "load_train_config", "pipeline_throughput", "train"]
 
 
 @dataclass
@@ -420,6 +420,24 @@ class _Callback:
                 t.writer.flush()
 
         return Impl()
+
+
+def pipeline_throughput(cfg: TrainConfig, batches: int = 50, warmup: int = 5) -> dict:
+    """Crops per second of the training input pipeline alone (no model), after warm-up."""
+    from rnncomp.data import Augment, make_train_dataset
+
+    ds, _ = make_train_dataset(_sources(cfg), int(cfg.data.get("patch", 32)), cfg.seed, 0,
+                               Augment.from_dict(cfg.data.get("augment")))
+    it = iter(ds)
+    for _ in range(warmup):
+        next(it)
+    start = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        n += int(next(it).shape[0])
+    seconds = time.perf_counter() - start
+    return {"batches": batches, "crops": n, "seconds": seconds, "crops_per_second": n / seconds,
+            "seconds_per_batch": seconds / batches}
 
 
 def train(config_path: str | Path, resume: bool = False, overrides: dict | None = None,

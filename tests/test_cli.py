@@ -89,3 +89,10 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     assert p.stderr.strip() == f"rnncomp: error: {tmp_path / 'none.png'}: no such file or folder"
     p = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "baselines" in p.stdout
+
+
+def test_bench_data_reports_pipeline_throughput(capsys):
+    smoke = Path(__file__).resolve().parents[1] / "experiments" / "smoke.json"
+    code, out, err = run_cli(capsys, "bench-data", "--config", smoke, "--batches", "3")
+    assert code == 0, err
+    assert "crops/s" in out and "(3 batches, 12 crops)" in out
