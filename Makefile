@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard baselines-kodak baselines-thumbs plot-kodak clean
+.PHONY: help install run test test-all train tensorboard bench-train baselines-kodak baselines-thumbs plot-kodak clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test-all: install ## every test, slow ones included
 
 train: install ## train CONFIG (default experiments/default.json); resumes the run if it has checkpoints
 	$(BIN)/rnncomp train --config $(CONFIG) $$(ls -d runs/$$(basename $(CONFIG) .json)/checkpoints/step-* >/dev/null 2>&1 && echo --resume)
+
+bench-train: install ## training-speed table: full/half/quarter width, 32/64 patches, batch 32, 8 iterations
+	$(BIN)/python -m rnncomp.bench_train --json $(RESULTS)/bench-train.json | tee $(RESULTS)/bench-train.txt
 
 tensorboard: install ## TensorBoard on runs/ (loopback only, PORT=6006)
 	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port $(PORT)

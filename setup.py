@@ -25,6 +25,8 @@ EXTRAS_REQUIRE = {
         "pytest-xdist==3.8.0",
         "bjontegaard==1.3.0",  # independent BD-rate implementation, checked against ours
     ],
+    # Keras's JAX backend (the lent GPU machines have JAX but no TensorFlow); slow test only.
+    "jax": ["jax==0.10.2", "jaxlib==0.10.2"],
 }
 
 setup(

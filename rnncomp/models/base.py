@@ -1,0 +1,474 @@
+"""The one model contract of rnncomp's binary codecs: training, coding, saving.
+
+Every binary codec (the recurrent codec of Toderici et al. 2017 and the
+non-recurrent conv/deconv baseline) is a ``keras.Model`` subclass of
+:class:`BinaryCodec` and offers the same API:
+
+Training (through Keras's own ``fit``/``evaluate``, on every backend):
+    ``model(x, training=False, iterations=None)`` -> ``(batch, T, H, W, 3)``:
+    the reconstructions x̂_1 .. x̂_T of every iteration, in the input scale
+    [0, 1] (not clipped, so that gradients flow). ``compute_loss`` is
+    ``beta * sum_t w_t * mean|x - x̂_t|`` (Toderici 2017: L1 on the residuals
+    r_t = x - x̂_t of every iteration, averaged over pixels); ``compute_metrics``
+    adds one PSNR per iteration (``psnr_1`` .. ``psnr_T``, clipped to [0, 1],
+    peak 1). Compile with only an optimizer: ``model.compile(optimizer=...)``
+    and ``model.fit(images)`` (no targets).
+
+Images: float in [0, 1] (uint8 in [0, 255] is accepted and divided by 255),
+channels last, 3 channels. Internally the codec works on ``x - 0.5`` in
+[-0.5, 0.5] (Toderici 2017 scale the input to [-0.5, 0.5]). Any height and
+width: the image is reflect-padded at the bottom and right to a multiple of the
+encoder stride (16) and the output cropped back.
+
+Coding (numpy in, numpy out; deterministic: ``sign`` binarization):
+    ``codes = model.encode(images, iterations)`` -> :class:`Codes`, whose
+    ``bits`` is a uint8 array ``(iterations, batch, H_pad/16, W_pad/16, bits)``
+    with values in {0, 1} (1 stands for +1, 0 for -1) and whose ``shape`` is the
+    original ``(H, W)``;
+    ``model.decode(codes, iterations=k)`` -> ``(batch, H, W, 3)`` float32 in
+    [0, 1]: the reconstruction after the first k iterations (k <= encoded);
+    ``model.decode_progressive(codes)`` yields x̂_1, x̂_2, ... with one decoder
+    iteration per item; ``model.progressive_decoder(shape, batch)`` gives a
+    :class:`ProgressiveDecoder` to feed one iteration of bits at a time (as they
+    arrive from a file).
+
+The iteration steps of the coding API are compiled: ``tf.function`` under the
+TensorFlow backend, ``jax.jit`` under JAX, eager elsewhere.
+
+Saving: ``model.save("m.keras")`` / ``keras.saving.load_model("m.keras")``, or
+:func:`rnncomp.models.save_checkpoint` (config JSON + weights).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["BinaryCodec", "Codes", "ProgressiveDecoder", "reflect_pad_indices"]
+
+
+def reflect_pad_indices(size: int, multiple: int) -> np.ndarray | None:
+    """Indices that reflect-pad an axis of ``size`` at its end to a multiple of ``multiple``.
+
+    Returns ``None`` when no padding is needed. Uses numpy's ``reflect`` mode (no
+    edge repeat; repeated reflection when the pad exceeds the size), so that the
+    numpy coding path and the in-graph path pad identically.
+    """
+    padded = -(-size // multiple) * multiple
+    if padded == size:
+        return None
+    if size == 1:
+        return np.zeros(padded, dtype="int32")
+    return np.pad(np.arange(size, dtype="int32"), (0, padded - size), mode="reflect")
+
+
+@dataclass(frozen=True, eq=False)
+class Codes:
+    """The binary codes of ``encode``: what the file codec entropy-codes and stores.
+
+    Attributes:
+        bits: uint8 array ``(iterations, batch, h, w, bits)`` with values in
+            {0, 1} (1 = +1, 0 = -1), ``h = ceil(H / stride)``, ``w = ceil(W / stride)``.
+        shape: the original image ``(H, W)`` (before padding).
+        stride: the encoder stride (16 for the reference layout).
+    """
+
+    bits: np.ndarray
+    shape: tuple
+    stride: int = 16
+
+    def __post_init__(self):
+        bits = np.asarray(self.bits)
+        if bits.ndim != 5:
+            raise ValueError(
+                f"codes must have shape (iterations, batch, h, w, bits), got {bits.shape}"
+            )
+        if len(self.shape) != 2 or min(self.shape) < 1:
+            raise ValueError(f"shape must be (height, width) >= 1, got {self.shape}")
+        h, w = (-(-int(s) // int(self.stride)) for s in self.shape)
+        if bits.shape[2:4] != (h, w):
+            raise ValueError(
+                f"codes of spatial size {bits.shape[2:4]} do not match an image of "
+                f"{tuple(self.shape)} at stride {self.stride} (expected {(h, w)})"
+            )
+        if bits.dtype != np.uint8:
+            if not np.all((bits == 0) | (bits == 1)):
+                raise ValueError("codes must contain only 0 and 1")
+            bits = bits.astype(np.uint8)
+        elif bits.size and bits.max() > 1:
+            raise ValueError("codes must contain only 0 and 1")
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
+        object.__setattr__(self, "stride", int(self.stride))
+
+    @property
+    def iterations(self) -> int:
+        return int(self.bits.shape[0])
+
+    @property
+    def batch(self) -> int:
+        return int(self.bits.shape[1])
+
+    @property
+    def padded_shape(self) -> tuple:
+        return (self.bits.shape[2] * self.stride, self.bits.shape[3] * self.stride)
+
+    @property
+    def num_bits(self) -> int:
+        """Raw code bits per image (before entropy coding)."""
+        return int(np.prod(self.bits.shape[0:1] + self.bits.shape[2:]))
+
+    @property
+    def raw_bpp(self) -> float:
+        """Raw code bits per pixel of the original image (an estimate, not file bytes)."""
+        return self.num_bits / float(self.shape[0] * self.shape[1])
+
+    def truncate(self, iterations: int) -> "Codes":
+        """The codes of the first ``iterations`` iterations."""
+        if not 1 <= iterations <= self.iterations:
+            raise ValueError(f"iterations must be in 1..{self.iterations}, got {iterations}")
+        return Codes(self.bits[:iterations], self.shape, self.stride)
+
+    def signs(self, t: int) -> np.ndarray:
+        """Iteration ``t`` (0-based) as float32 in {-1, +1}."""
+        return self.bits[t].astype(np.float32) * 2.0 - 1.0
+
+
+def _compile_step(fn, variables):
+    """Compiles a coding step for the current backend (weights are read at every call).
+
+    TensorFlow: ``tf.function``. JAX: ``jax.jit`` of a pure function that takes
+    the current variable values (through ``keras.StatelessScope``), so later
+    weight updates are seen. Other backends: the plain (eager) function.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf  # only the TF backend's hot path
+
+        return tf.function(fn, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        variables = list(variables)
+
+        def pure(values, *args):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return fn(*args)
+
+        jitted = jax.jit(pure)
+        return lambda *args: jitted([v.value for v in variables], *args)
+    return fn
+
+
+def _to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+class ProgressiveDecoder:
+    """Decodes one iteration at a time, reusing the decoder state.
+
+    Decoding iteration k + 1 after k costs one decoder iteration. Create with
+    :meth:`BinaryCodec.progressive_decoder`.
+    """
+
+    def __init__(self, model: "BinaryCodec", shape, batch: int = 1):
+        self.model = model
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.batch = int(batch)
+        s = model.stride
+        self.code_shape = (-(-self.shape[0] // s), -(-self.shape[1] // s))
+        self.padded_shape = (self.code_shape[0] * s, self.code_shape[1] * s)
+        self.iteration = 0
+        self._x_hat = np.zeros((self.batch,) + self.padded_shape + (3,), np.float32)
+        self._states = None
+
+    def step(self, bits) -> np.ndarray:
+        """Feeds one iteration of bits ``(batch, h, w, bits)`` in {0, 1}; returns x̂_t.
+
+        Returns float32 ``(batch, H, W, 3)`` in [0, 1] (clipped, cropped).
+        """
+        model = self.model
+        if model.max_iterations is not None and self.iteration >= model.max_iterations:
+            raise ValueError(f"{model.name} decodes at most {model.max_iterations} iteration(s)")
+        bits = np.asarray(bits)
+        expected = (self.batch,) + self.code_shape + (model.config.bits,)
+        if bits.shape != expected:
+            raise ValueError(f"bits of iteration {self.iteration + 1} must have shape {expected}, got {bits.shape}")
+        signs = bits.astype(np.float32) * 2.0 - 1.0
+        x_hat, self._states = model._decode_step_fn()(signs, self._x_hat, self._states)
+        self._x_hat = x_hat
+        self.iteration += 1
+        return model._postprocess(x_hat, self.shape)
+
+
+def _scale_for_distribution(loss):
+    """Divides the loss by the number of replicas under a ``tf.distribute`` strategy.
+
+    Keras's own compiled losses do this (``scale_loss_for_distribution``) and its
+    trainer multiplies the reported loss back; a ``compute_loss`` override must
+    do it itself, or replicas' gradients are summed instead of averaged.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss * (1.0 / replicas)
+    return loss
+
+
+class BinaryCodec(keras.Model):
+    """Base class of the binary codecs: shared training and coding contract.
+
+    Subclasses set ``config_class`` and ``max_iterations`` and implement
+    ``_build_layers(input_shape)``, ``_encode_iteration`` and
+    ``_decode_iteration`` (see :mod:`rnncomp.models.recurrent`).
+    """
+
+    config_class = None
+    #: At most this many iterations (None: unlimited).
+    max_iterations = None
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(**kwargs)
+        if config is None:
+            config = self.config_class()
+        elif isinstance(config, dict):
+            config = self.config_class.from_dict(config)
+        elif not isinstance(config, self.config_class):
+            raise TypeError(f"config must be a {self.config_class.__name__} or dict, got {type(config).__name__}")
+        self.config = config
+        self._loss_weights = tuple(float(w) for w in config.loss_weights)
+        self.psnr_trackers = [
+            keras.metrics.Mean(name=f"psnr_{t + 1}") for t in range(len(self._loss_weights))
+        ]
+        self._compiled_steps = {}
+
+    # Paper quantities -------------------------------------------------------------
+
+    @property
+    def stride(self) -> int:
+        """Encoder stride: one code vector of ``config.bits`` bits per stride x stride block."""
+        return self.config.stride
+
+    @property
+    def bits_per_iteration(self) -> int:
+        return self.config.bits
+
+    # Building ------------------------------------------------------------------------
+
+    def build(self, input_shape=(None, None, None, 3)):
+        if input_shape[-1] not in (None, 3):
+            raise ValueError(f"images must have 3 channels, got input shape {input_shape}")
+        self._build_layers((None, None, None, 3))
+
+    def _build_layers(self, input_shape):
+        raise NotImplementedError
+
+    # Iterations (implemented by subclasses) -------------------------------------------
+
+    def _encode_iteration(self, x, x_hat, states, training):
+        """One iteration on the internal-scale image ``x``: returns ``(b, x̂_t, states)``."""
+        raise NotImplementedError
+
+    def _decode_iteration(self, b, x_hat, states):
+        """One decoder iteration from bits ``b`` in {-1, +1}: returns ``(x̂_t, states)``."""
+        raise NotImplementedError
+
+    # Pre/post-processing --------------------------------------------------------------
+
+    @staticmethod
+    def _to_internal(images):
+        """uint8 [0, 255] or float [0, 1] -> float32 in [-0.5, 0.5]."""
+        if "int" in str(images.dtype):
+            return ops.cast(images, "float32") / 255.0 - 0.5
+        return ops.cast(images, "float32") - 0.5
+
+    def _pad(self, x):
+        """Reflect-pads the internal image to a multiple of the stride (static shapes)."""
+        for axis in (1, 2):
+            size = x.shape[axis]
+            if size is None:
+                continue  # unknown size: "same" convolutions handle it; cropped after
+            idx = reflect_pad_indices(int(size), self.stride)
+            if idx is not None:
+                x = ops.take(x, idx, axis=axis)
+        return x
+
+    def _postprocess(self, x_hat, shape):
+        out = _to_numpy(x_hat)[:, : shape[0], : shape[1], :] + 0.5
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+    # Training forward pass --------------------------------------------------------
+
+    def call(self, inputs, training=None, iterations=None):
+        """Runs ``iterations`` (default ``config.iterations``) codec iterations.
+
+        Returns ``(batch, iterations, H, W, 3)``: x̂_1 .. x̂_T in [0, 1] scale (not clipped).
+        """
+        iterations = int(iterations or self.config.iterations)
+        if self.max_iterations is not None and iterations > self.max_iterations:
+            raise ValueError(f"{self.name} runs at most {self.max_iterations} iteration(s)")
+        shape = ops.shape(inputs)
+        x = self._pad(self._to_internal(inputs))
+        x_hat = ops.zeros_like(x)
+        states = None
+        outputs = []
+        for _ in range(iterations):
+            _, x_hat, states = self._encode_iteration(x, x_hat, states, bool(training))
+            outputs.append(x_hat)
+        y = ops.stack(outputs, axis=1)[:, :, : shape[1], : shape[2], :]
+        return y + 0.5
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """``beta * sum_t w_t * mean|x - x̂_t|`` (Toderici 2017), plus any added losses.
+
+        ``y`` and ``sample_weight`` are ignored: the target is the input itself.
+        """
+        del y, sample_weight, training
+        target = self._to_internal(x) + 0.5
+        per_iteration = ops.mean(ops.abs(y_pred - ops.expand_dims(target, 1)), axis=(0, 2, 3, 4))
+        n = per_iteration.shape[0]
+        weights = self._loss_weights[:n] + (1.0,) * max(0, n - len(self._loss_weights))
+        loss = self.config.beta * ops.sum(per_iteration * ops.convert_to_tensor(weights, "float32"))
+        for extra in self.losses:
+            loss = loss + ops.sum(extra)
+        return _scale_for_distribution(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the per-iteration PSNR trackers (images clipped to [0, 1], peak 1)."""
+        target = ops.expand_dims(self._to_internal(x) + 0.5, 1)
+        mse = ops.mean(ops.square(ops.clip(y_pred, 0.0, 1.0) - target), axis=(2, 3, 4))
+        psnr = -10.0 * ops.log10(ops.maximum(mse, 1e-10))  # (batch, T)
+        for t, tracker in enumerate(self.psnr_trackers[: y_pred.shape[1]]):
+            tracker.update_state(psnr[:, t])
+        return self.get_metrics_result()
+
+    # Coding API -----------------------------------------------------------------------
+
+    def _encode_step_fn(self):
+        if "encode" not in self._compiled_steps:
+
+            def step(x, x_hat, states):
+                b, x_hat, states = self._encode_iteration(x, x_hat, states, False)
+                return b, x_hat, states
+
+            self._compiled_steps["encode"] = _compile_step(step, self.variables)
+        return self._compiled_steps["encode"]
+
+    def _decode_step_fn(self):
+        if "decode" not in self._compiled_steps:
+
+            def step(b, x_hat, states):
+                return self._decode_iteration(b, x_hat, states)
+
+            self._compiled_steps["decode"] = _compile_step(step, self.variables)
+        return self._compiled_steps["decode"]
+
+    def _check_images(self, images):
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"images must be (batch, H, W, 3) or (H, W, 3), got {images.shape}")
+        if min(images.shape[1:3]) < 1 or images.shape[0] < 1:
+            raise ValueError(f"images must not be empty, got {images.shape}")
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 255.0
+        elif np.issubdtype(images.dtype, np.floating):
+            images = images.astype(np.float32)
+        else:
+            raise ValueError(f"images must be uint8 or float in [0, 1], got dtype {images.dtype}")
+        return images
+
+    def encode(self, images, iterations=None) -> Codes:
+        """Encodes images into binary codes, one ``bits``-deep slice per iteration.
+
+        Args:
+            images: ``(batch, H, W, 3)`` or ``(H, W, 3)``; float in [0, 1] or uint8.
+            iterations: number of iterations (default ``config.iterations``); a
+                recurrent model may code more iterations than it was trained for.
+
+        Returns:
+            :class:`Codes` with ``bits`` of shape ``(iterations, batch, ceil(H/16),
+            ceil(W/16), bits)`` in {0, 1} and the original ``shape``. The codes of
+            the first k iterations do not depend on ``iterations``.
+        """
+        iterations = int(iterations or self.config.iterations)
+        if iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        if self.max_iterations is not None and iterations > self.max_iterations:
+            raise ValueError(f"{self.name} codes at most {self.max_iterations} iteration(s)")
+        images = self._check_images(images)
+        shape = images.shape[1:3]
+        for axis in (1, 2):
+            idx = reflect_pad_indices(images.shape[axis], self.stride)
+            if idx is not None:
+                images = np.take(images, idx, axis=axis)
+        x = images - np.float32(0.5)
+        x_hat = np.zeros_like(x)
+        states = None
+        step = self._encode_step_fn()
+        codes = []
+        for _ in range(iterations):
+            b, x_hat, states = step(x, x_hat, states)
+            codes.append(_to_numpy(b) > 0)
+        bits = np.stack(codes).astype(np.uint8)
+        return Codes(bits, shape, self.stride)
+
+    def progressive_decoder(self, shape, batch: int = 1) -> ProgressiveDecoder:
+        """A decoder fed one iteration of bits at a time (see :class:`ProgressiveDecoder`)."""
+        return ProgressiveDecoder(self, shape, batch)
+
+    def _check_codes(self, codes):
+        if not isinstance(codes, Codes):
+            raise TypeError(f"codes must be rnncomp.models.Codes, got {type(codes).__name__}")
+        if codes.stride != self.stride:
+            raise ValueError(f"codes have stride {codes.stride}, this model {self.stride}")
+        if codes.bits.shape[-1] != self.config.bits:
+            raise ValueError(
+                f"codes have {codes.bits.shape[-1]} bits per position, this model {self.config.bits}"
+            )
+
+    def decode_progressive(self, codes: Codes, iterations=None):
+        """Yields x̂_1, x̂_2, ... (float32 ``(batch, H, W, 3)`` in [0, 1]), one iteration each."""
+        self._check_codes(codes)
+        iterations = codes.iterations if iterations is None else int(iterations)
+        if not 1 <= iterations <= codes.iterations:
+            raise ValueError(f"iterations must be in 1..{codes.iterations}, got {iterations}")
+        decoder = self.progressive_decoder(codes.shape, codes.batch)
+        for t in range(iterations):
+            yield decoder.step(codes.bits[t])
+
+    def decode(self, codes: Codes, iterations=None) -> np.ndarray:
+        """The reconstruction after ``iterations`` (default: all encoded) iterations.
+
+        Returns float32 ``(batch, H, W, 3)`` in [0, 1].
+        """
+        out = None
+        for out in self.decode_progressive(codes, iterations):
+            pass
+        return out
+
+    # Serialization --------------------------------------------------------------------
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model_config = config.pop("config", None)
+        config.pop("dtype", None)
+        return cls(config=model_config, **config)
+
+    def count_params_by_part(self) -> dict:
+        """Parameter counts of the top-level parts (encoder, binarizer, decoder, ...)."""
+        out = {}
+        for layer in self._flatten_layers(include_self=False, recursive=False):
+            out[layer.name] = int(sum(math.prod(w.shape) for w in layer.weights))
+        return out
