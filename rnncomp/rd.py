@@ -25,7 +25,7 @@ from scipy.interpolate import PchipInterpolator
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["bd_quality", "bd_rate", "clip_curve", "rd_auc", "rd_auc_gain"]
+__all__ = ["bd_quality", "bd_rate", "clip_curve", "quality_at", "rd_auc", "rd_auc_gain"]
 
 
 def _curve(rate, quality) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +64,18 @@ def clip_curve(rate, quality, lo: float, hi: float) -> tuple[np.ndarray, np.ndar
     ends = np.interp(np.log([lo_c, hi_c]), np.log(r), q)
     inside = (r > lo_c) & (r < hi_c)
     return (np.concatenate([[lo_c], r[inside], [hi_c]]), np.concatenate([[ends[0]], q[inside], [ends[1]]]))
+
+
+def quality_at(rate, quality, bpp) -> np.ndarray:
+    """The curve's quality at the given bit rates (linear interpolation in log-rate).
+
+    Rates outside the curve raise: no extrapolation.
+    """
+    r, q = _curve(rate, quality)
+    bpp = np.atleast_1d(np.asarray(bpp, np.float64))
+    if np.any(bpp < r[0] - 1e-12) or np.any(bpp > r[-1] + 1e-12):
+        raise RnncompError(f"curve spans {r[0]:.4g}-{r[-1]:.4g} bpp; cannot evaluate it at {bpp.tolist()}")
+    return np.interp(np.log(bpp), np.log(r), q)
 
 
 def rd_auc(rate, quality, rate_range: tuple[float, float], normalize: bool = True) -> float:

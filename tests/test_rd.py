@@ -69,3 +69,9 @@ def test_bad_curves_raise():
         rd.bd_rate(RATES, PSNR, RATES, PSNR + 100)
     with pytest.raises(RnncompError, match="unknown Bjontegaard"):
         rd.bd_rate(RATES, PSNR, RATES, PSNR, method="linear")
+
+
+def test_quality_at_interpolates_in_log_rate_and_never_extrapolates():
+    np.testing.assert_allclose(rd.quality_at(RATES, PSNR, [0.25, 1.0]), 24 + 4 * np.log2(np.array([2.5, 10])))
+    with pytest.raises(RnncompError, match="cannot evaluate"):
+        rd.quality_at(RATES, PSNR, [3.0])
