@@ -189,7 +189,11 @@ class Trainer:
     # logging -------------------------------------------------------------------------------------
 
     def log(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        bar = getattr(self, "bar", None)
+        if bar is not None:
+            bar.write(line, file=self.out)  # keeps the bar (on stderr) below the log lines
+        else:
+            print(line, file=self.out, flush=True)
         if self._log_file:
             self._log_file.write(line + "\n")
             self._log_file.flush()
@@ -310,6 +314,12 @@ class Trainer:
             return 0
         self.log(f"start training... step per epoch: {spe}")
         callback = _Callback(self)
+        self.bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=self.step, unit="step", file=sys.stderr,
+                            dynamic_ncols=True, desc=cfg.name)
         old = {s: signal.signal(s, callback.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.step < total and not self.stop_reason:
@@ -317,15 +327,21 @@ class Trainer:
                 steps = spe - within  # a resumed run first finishes its epoch
                 self.model.fit(self._dataset(self.step), epochs=epoch + 1, initial_epoch=epoch,
                                steps_per_epoch=steps, callbacks=[callback], shuffle=False,
-                               verbose=1 if self.progress else 0)
+                               verbose=0)
         finally:
             for s, handler in old.items():
                 signal.signal(s, handler)
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
         if self.stop_reason == "nan":
             good = self.checkpoints()
             raise RnncompError(
                 f"the loss became NaN/Inf at step {self.step}; stopped. Last good checkpoint: "
                 f"{good[-1] if good else 'none'}")
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
         path = self.save()
         if self.stop_reason:
             self.log(f"stopped by {self.stop_reason} at step {self.step}; checkpoint {path}")
@@ -370,6 +386,9 @@ class _Callback:
                     self.model.stop_training = True
                     return
                 t.step += 1
+                if t.bar is not None:
+                    t.bar.update(1)
+                    t.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 self.step_times.append(time.perf_counter() - self.step_start)
                 epoch, within = divmod(t.step - 1, cfg.steps_per_epoch)
                 if (within + 1) % cfg.log_every == 0:

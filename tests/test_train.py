@@ -42,9 +42,11 @@ def _events(run_dir):
 
 
 def test_smoke_run_writes_paper_log_tensorboard_and_checkpoint(tmp_path):
-    p = _cli("train", "--config", SMOKE, "--set", f"run_dir={tmp_path}")
+    # With the progress bar on: it goes to stderr and leaves the paper's log intact on stdout.
+    p = _cli("train", "--config", SMOKE, "--set", f"run_dir={tmp_path}", "--progress")
     out, err = p.communicate(timeout=600)
     assert p.returncode == 0, err[-2000:]
+    assert "6/6" in err  # the bar reached the last step
     lines = out.strip().splitlines()
     for line in lines:
         assert any(r.fullmatch(line) for r in PAPER_LOG), f"not in the paper's format: {line!r}"
