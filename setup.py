@@ -24,6 +24,7 @@ EXTRAS_REQUIRE = {
         "pytest==9.2.0",
         "pytest-xdist==3.8.0",
         "bjontegaard==1.3.0",  # independent BD-rate implementation, checked against ours
+        "hypothesis==6.170.15",  # fuzzing of the bitstream decoder
     ],
     # Keras's JAX backend (the lent GPU machines have JAX but no TensorFlow); slow test only.
     "jax": ["jax==0.10.2", "jaxlib==0.10.2"],

@@ -8,4 +8,17 @@ __version__ = "0.1.0"
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["RnncompError", "__version__"]
+__all__ = ["RnncompError", "__version__", "compress", "decompress"]
+
+_LAZY = {"compress": "rnncomp.codec", "decompress": "rnncomp.codec"}
+
+
+def __getattr__(name):
+    """``rnncomp.compress`` / ``rnncomp.decompress`` (see :mod:`rnncomp.codec`), imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rnncomp' has no attribute {name!r}")

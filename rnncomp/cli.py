@@ -136,8 +136,11 @@ def cmd_bd(args) -> int:
     print(f"BD-rate    {bdr:+.2f} %")
     print(f"BD-quality {bdq:+.3f} {unit}".rstrip())
     if args.bpp_range:
-        gain = rd.rd_auc_gain(ra, qa, rt, qt, args.bpp_range)
-        print(f"AUC gain   {gain:+.2f} %")
+        try:
+            gain = rd.rd_auc_gain(ra, qa, rt, qt, args.bpp_range)
+            print(f"AUC gain   {gain:+.2f} %")
+        except RnncompError as e:
+            print(f"AUC gain   n/a: {e}")
     if args.at:
         qa_at, qt_at = rd.quality_at(ra, qa, args.at), rd.quality_at(rt, qt, args.at)
         for bpp, a, t in zip(args.at, qa_at, qt_at):
@@ -187,6 +190,292 @@ def cmd_codecs(args) -> int:
         reason = codec.availability()
         print(f"{name:16s} {'ok' if reason is None else 'MISSING: ' + reason:10s}  {codec.description}")
     return 0
+
+
+# --- compress / decompress / info (the file codec) ---------------------------------------------
+
+
+def _bpp(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bits per pixel, got {text!r}")
+    return v
+
+
+def _expand_inputs(patterns: list[str], suffixes: tuple, what: str) -> list[tuple[Path, Path]]:
+    """``(file, name relative to its folder argument)`` for files, folders (recursive) and globs."""
+    import glob
+
+    found: list[tuple[Path, Path]] = []
+    for text in patterns:
+        path = Path(text)
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
+            if not files:
+                raise RnncompError(f"{path}: no {what} found (looked for {', '.join(suffixes)})")
+            found.extend((f, f.relative_to(path)) for f in files)
+        elif path.exists():
+            found.append((path, Path(path.name)))
+        elif glob.has_magic(text):
+            files = sorted(Path(f) for f in glob.glob(text, recursive=True) if Path(f).is_file())
+            if not files:
+                raise RnncompError(f"{text}: no files match")
+            found.extend((f, Path(f.name)) for f in files)
+        else:
+            raise RnncompError(f"{path}: no such file or folder")
+    return found
+
+
+def _plan_outputs(items: list, args, suffix: str) -> list[Path]:
+    """Output paths (``-o``, ``--out-dir`` or beside the input); refuses clashes and overwrites."""
+    if args.output and args.out_dir:
+        raise RnncompError("give -o/--output or --out-dir, not both")
+    if args.output:
+        if len(items) != 1:
+            raise RnncompError(f"-o/--output takes one input, got {len(items)}; use --out-dir DIR")
+        outs = [Path(args.output)]
+    elif args.out_dir:
+        outs = [Path(args.out_dir) / rel.with_suffix(suffix) for _, rel in items]
+    else:
+        outs = [src.with_suffix(suffix) for src, _ in items]
+    seen = set()
+    for out, (src, _) in zip(outs, items):
+        key = out.resolve()
+        if key in seen:
+            raise RnncompError(f"{out}: two inputs would be written to the same file; use -o or --out-dir")
+        seen.add(key)
+        if key == src.resolve():
+            raise RnncompError(f"{out}: the output would replace its input")
+        if out.exists() and not args.force:
+            raise RnncompError(f"{out}: already exists (use --force to overwrite)")
+        if out.exists() and out.is_dir():
+            raise RnncompError(f"{out}: is a folder")
+    return outs
+
+
+def _write_atomic(path: Path, data: bytes, force: bool) -> None:
+    """Writes ``data`` to a temporary file beside ``path``, then renames it into place."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if path appeared meanwhile: never overwrite
+            except FileExistsError:
+                raise RnncompError(f"{path}: already exists (use --force to overwrite)") from None
+            except OSError:
+                if path.exists():
+                    raise RnncompError(f"{path}: already exists (use --force to overwrite)") from None
+                os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter off (unless the user set the level), before it is imported."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _progress(items, args, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(items, unit=unit, file=sys.stderr, disable=args.quiet or not sys.stderr.isatty(),
+                leave=False)
+
+
+def _say(args, text: str) -> None:
+    if not args.quiet:
+        from tqdm import tqdm
+
+        tqdm.write(text, file=sys.stdout)
+
+
+def cmd_compress(args) -> int:
+    from rnncomp.codec import compress, resolve_model
+    from rnncomp.images import IMAGE_SUFFIXES, load_image
+
+    items = _expand_inputs(args.inputs, IMAGE_SUFFIXES, "images")
+    outs = _plan_outputs(items, args, ".rnc")
+    _quiet_tensorflow()
+    model = resolve_model(args.model)
+    failed = 0
+    for (src, _), out in _progress(list(zip(items, outs)), args, "image"):
+        try:
+            image = load_image(src)
+            data = compress(image, model, iterations=args.iterations, bpp=args.bpp,
+                            entropy=args.entropy)
+            _write_atomic(out, data, args.force)
+        except RnncompError as e:
+            if len(items) == 1:
+                raise
+            print(f"rnncomp: error: {src}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        from rnncomp.bitstream import read_header
+
+        h = read_header(data)
+        _say(args, f"{src} -> {out}: {h.iterations} iteration(s), {h.coder}, {len(data)} bytes, "
+                   f"{8.0 * len(data) / (h.height * h.width):.4f} bpp")
+    return 2 if failed else 0
+
+
+def cmd_decompress(args) -> int:
+    from rnncomp.bitstream import verify
+    from rnncomp.codec import decompress
+
+    items = _expand_inputs(args.inputs, (".rnc",), ".rnc files")
+    for src, _ in items:  # every file's structure first: fail fast, before any model is loaded
+        try:
+            verify(src.read_bytes(), args.iterations, args.partial)
+        except OSError as e:
+            raise RnncompError(f"{src}: cannot read ({e.strerror})") from None
+        except RnncompError as e:
+            raise RnncompError(f"{src}: {e}") from None
+    suffix = "." + args.format.lower().lstrip(".")
+    outs = _plan_outputs(items, args, suffix)
+    fmt = _image_format(outs[0]) if args.output else _image_format(Path("x" + suffix))
+    _quiet_tensorflow()
+    failed = 0
+    for (src, _), out in _progress(list(zip(items, outs)), args, "file"):
+        try:
+            image = decompress(src.read_bytes(), args.model, iterations=args.iterations,
+                               partial=args.partial)
+            _write_atomic(out, _encode_image(image, fmt), args.force)
+        except RnncompError as e:
+            if len(items) == 1:
+                raise RnncompError(f"{src}: {e}") from None
+            print(f"rnncomp: error: {src}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        _say(args, f"{src} -> {out}: {image.shape[1]}x{image.shape[0]}")
+    return 2 if failed else 0
+
+
+def _image_format(path: Path) -> str:
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise RnncompError(f"{path}: cannot write {path.suffix or 'suffix-less'} images; use e.g. .png")
+    return fmt
+
+
+def _encode_image(image, fmt: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image, "RGB").save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def cmd_info(args) -> int:
+    from rnncomp.bitstream import describe
+
+    items = _expand_inputs(args.inputs, (".rnc",), ".rnc files")
+    failed = 0
+    reports = []
+    for src, _ in items:
+        try:
+            info = describe(src.read_bytes())
+        except OSError as e:
+            info, err = None, f"cannot read ({e.strerror})"
+        except RnncompError as e:
+            info, err = None, str(e)
+        if info is None:
+            print(f"rnncomp: error: {src}: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        info = {"file": str(src), **info}
+        reports.append(info)
+        if args.json:
+            continue
+        print(f"{src}: rnncomp format v{info['format_version']}, {info['size_bytes']} bytes "
+              f"({info['header_bytes']} header), {info['bpp']:.4f} bpp")
+        print(f"  image {info['width']}x{info['height']} (padded {info['padded_width']}x"
+              f"{info['padded_height']}), {info['bits']} bits per {info['stride']}x{info['stride']} block")
+        print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
+        print(f"  {info['iterations']} iteration(s), entropy coder {info['coder']}")
+        for c in info["chunks"]:
+            raw = " (stored raw)" if c["stored_raw"] and info["coder"] != "raw" else ""
+            print(f"  iteration {c['iteration']:2d}: {c['payload_bytes']:7d} bytes{raw:13s}  "
+                  f"cut here: {c['file_bytes_if_cut_here']} bytes, {c['bpp_if_cut_here']:.4f} bpp")
+    if args.json:
+        print(json.dumps(reports if len(items) > 1 else (reports[0] if reports else None), indent=2))
+    return 2 if failed else 0
+
+
+class _CodecHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except empty ones (None, False), which the help text explains."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _add_codec_parsers(sub, fmt) -> None:
+    fmt = _CodecHelpFormatter
+    co = sub.add_parser(
+        "compress", formatter_class=fmt, help="compress images into .rnc files",
+        description="Compress images (files, folders, globs) into rnncomp's progressive .rnc "
+                    "files. Without -o or --out-dir each file is written beside its image.")
+    co.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders or glob patterns")
+    co.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
+    co.add_argument("--out-dir", metavar="DIR", help="output folder (keeps the inputs' relative paths)")
+    co.add_argument("--model", metavar="NAME|PATH",
+                    help="shipped model name, checkpoint folder or .keras file "
+                         "(default: the shipped rnncomp-default model)")
+    rate = co.add_mutually_exclusive_group()
+    rate.add_argument("--iterations", type=_positive_int, metavar="K",
+                      help="iterations to code (default: the model's trained number)")
+    rate.add_argument("--bpp", type=_bpp, metavar="B",
+                      help="the most iterations whose file stays within B bits per pixel")
+    co.add_argument("--entropy", default="context", choices=["raw", "huffman", "context"],
+                    help="entropy coder of the binary codes")
+    co.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    co.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
+    co.set_defaults(func=cmd_compress)
+
+    de = sub.add_parser(
+        "decompress", formatter_class=fmt, help="decode .rnc files into images",
+        description="Decode .rnc files (files, folders, globs) into images. Without -o or "
+                    "--out-dir each image is written beside its file.")
+    de.add_argument("inputs", nargs="+", metavar="IN.rnc", help=".rnc files, folders or glob patterns")
+    de.add_argument("-o", "--output", metavar="OUT.png", help="output image (one input only; "
+                                                               "format from the suffix)")
+    de.add_argument("--out-dir", metavar="DIR", help="output folder")
+    de.add_argument("--format", default="png", help="image format of derived output names")
+    de.add_argument("--model", metavar="NAME|PATH",
+                    help="the model that wrote the files (default: the shipped model they name)")
+    de.add_argument("--iterations", type=_positive_int, metavar="K",
+                    help="decode only the first K iterations (a lower-rate image)")
+    de.add_argument("--partial", action="store_true",
+                    help="accept files cut short: decode their complete iterations")
+    de.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    de.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
+    de.set_defaults(func=cmd_decompress)
+
+    info = sub.add_parser("info", formatter_class=fmt, help="describe .rnc files (no model needed)",
+                          description="Print the header of .rnc files and the size of every "
+                                      "iteration; checks their integrity.")
+    info.add_argument("inputs", nargs="+", metavar="FILE.rnc", help=".rnc files, folders or globs")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(func=cmd_info)
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -265,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("codecs", help="list the classical codecs and whether they work here")
     c.set_defaults(func=cmd_codecs)
+
+    _add_codec_parsers(sub, fmt)
     return p
 
 

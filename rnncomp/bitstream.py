@@ -1,0 +1,551 @@
+"""The rnncomp file format (``.rnc``): a versioned, progressive container of binary codes.
+
+The full specification is ``docs/bitstream.md``; in short (version 1)::
+
+    "RN"  version  flags  [name]  fingerprint(4)  log2(stride)  bits  H  W  k
+    chunk 1 .. chunk k:   [length]  payload  check
+
+- ``flags``: entropy coder (raw / huffman / context) and how the model is named
+  (the default shipped model, a named shipped model, or an unnamed one).
+- The fingerprint is the first 4 bytes of a SHA-256 over the model's
+  coding-relevant config and weights (:func:`rnncomp.zoo.fingerprint`); a file is
+  decoded only by the model that wrote it.
+- One chunk per iteration, in order: a file cut to its first j chunks (see
+  :func:`truncate`) is a valid j-iteration file, and a reader can draw an image
+  as soon as chunk 1 is in.
+- Every chunk but the last starts with its payload length (a varint); a payload
+  of exactly the raw size is the raw packing of the bits, a shorter one is coded.
+- The check of a chunk is the low byte(s) of a CRC-32 of everything before it
+  (header and all earlier chunks included): 1 byte after every chunk but the
+  last, 3 bytes after the last, which so covers the whole file with 24 bits. A
+  damaged or cut file is found at the first chunk it touches (with probability
+  255/256) and surely by the end.
+
+Hostile input: every length is checked before it is used; sizes beyond the
+limits below are refused before anything is allocated; a coded chunk must be at
+least ``ceil(bits / 1024)`` bytes long, so the decoder's work and memory grow
+with the file's real size. Every problem with a file's bytes raises
+:class:`BitstreamError` (a :class:`~rnncomp.errors.RnncompError`), quickly.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import numpy as np
+
+from rnncomp.errors import RnncompError
+
+__all__ = [
+    "BitstreamError",
+    "CHECK_BYTES",
+    "LAST_CHECK_BYTES",
+    "FINGERPRINT_BYTES",
+    "Header",
+    "MAGIC",
+    "MAX_BITS",
+    "MAX_CODE_POSITIONS",
+    "MAX_ITERATIONS",
+    "MAX_ITERATION_BITS",
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "MAX_STRIDE",
+    "VERSION",
+    "WrongModelError",
+    "describe",
+    "iter_codes",
+    "read_codes",
+    "read_header",
+    "split_chunks",
+    "truncate",
+    "verify",
+    "write",
+]
+
+MAGIC = b"RN"
+VERSION = 1
+FINGERPRINT_BYTES = 4
+#: Bytes of the check after every chunk but the last (the low bytes of a running CRC-32) ...
+CHECK_BYTES = 1
+#: ... and after the last chunk (covering the whole file).
+LAST_CHECK_BYTES = 3
+
+#: Limits (refused before anything is allocated).
+MAX_SIDE = 16384
+MAX_PIXELS = 1 << 26
+MAX_BITS = 4096
+MAX_STRIDE = 128
+MAX_ITERATIONS = 64
+#: At most this many code vectors (``ceil(H/s) * ceil(W/s)``) ...
+MAX_CODE_POSITIONS = 1 << 20
+#: ... and code bits per iteration (``ceil(H/s) * ceil(W/s) * bits``).
+MAX_ITERATION_BITS = 1 << 24
+MAX_NAME = 64
+_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+_KIND_DEFAULT, _KIND_NAMED, _KIND_UNNAMED = 0, 1, 2
+
+
+class BitstreamError(RnncompError, ValueError):
+    """A file that is not a valid rnncomp file: bad magic, version, size, length or check.
+
+    The one exception type the decoder raises for bad bytes (truncated,
+    corrupted, hostile or simply not an ``.rnc`` file).
+    """
+
+
+class WrongModelError(BitstreamError):
+    """A valid file written with another model (weights fingerprint or geometry differ)."""
+
+
+def _default_model() -> str:
+    from rnncomp.zoo import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything in a file but the chunks.
+
+    Attributes:
+        height, width: the image size (before padding).
+        stride: the encoder stride (a power of two); the codes are
+            ``ceil(height / stride) x ceil(width / stride)`` code vectors.
+        bits: bits per code vector and iteration.
+        iterations: the number of chunks ``k``.
+        coder: entropy coder name (``raw``, ``huffman``, ``context``).
+        model_name: the shipped model that wrote the file, or ``""`` when the
+            model is not a shipped one (decoding then needs the model given).
+        fingerprint: ``FINGERPRINT_BYTES`` bytes identifying the model's weights.
+    """
+
+    height: int
+    width: int
+    stride: int
+    bits: int
+    iterations: int
+    coder: str = "context"
+    model_name: str = ""
+    fingerprint: bytes = b"\0" * FINGERPRINT_BYTES
+
+    def __post_init__(self):
+        from rnncomp.entropy import CODERS
+
+        if self.coder not in CODERS:
+            raise BitstreamError(f"unknown entropy coder {self.coder!r}")
+        if len(self.fingerprint) != FINGERPRINT_BYTES:
+            raise BitstreamError(f"fingerprint must be {FINGERPRINT_BYTES} bytes")
+        if self.model_name and not _NAME_RE.match(self.model_name):
+            raise BitstreamError(f"model name {self.model_name!r} is not 1-64 of [A-Za-z0-9._-]")
+        _check_geometry(self.height, self.width, self.stride, self.bits, self.iterations)
+
+    @property
+    def code_shape(self) -> tuple:
+        """``(h, w)``: code vectors per column and row."""
+        s = self.stride
+        return (-(-self.height // s), -(-self.width // s))
+
+    @property
+    def padded_shape(self) -> tuple:
+        """The image size after padding to a multiple of the stride."""
+        h, w = self.code_shape
+        return (h * self.stride, w * self.stride)
+
+    @property
+    def iteration_shape(self) -> tuple:
+        """``(h, w, bits)``: the shape of one iteration's codes."""
+        return self.code_shape + (self.bits,)
+
+    @property
+    def iteration_bits(self) -> int:
+        h, w = self.code_shape
+        return h * w * self.bits
+
+    @property
+    def raw_chunk_size(self) -> int:
+        """Bytes of one iteration's raw packing (the largest payload)."""
+        return (self.iteration_bits + 7) // 8
+
+
+def _check_geometry(height, width, stride, bits, iterations):
+    for name, value in (("height", height), ("width", width)):
+        if not 1 <= value <= MAX_SIDE:
+            raise BitstreamError(f"image {name} {value} is outside 1..{MAX_SIDE}")
+    if height * width > MAX_PIXELS:
+        raise BitstreamError(f"image of {height}x{width} pixels is over the limit of {MAX_PIXELS} pixels")
+    if not (1 <= stride <= MAX_STRIDE and stride & (stride - 1) == 0):
+        raise BitstreamError(f"stride {stride} is not a power of two in 1..{MAX_STRIDE}")
+    if not 1 <= bits <= MAX_BITS:
+        raise BitstreamError(f"{bits} bits per code vector is outside 1..{MAX_BITS}")
+    if not 1 <= iterations <= MAX_ITERATIONS:
+        raise BitstreamError(f"{iterations} iterations is outside 1..{MAX_ITERATIONS}")
+    positions = -(-height // stride) * -(-width // stride)
+    if positions > MAX_CODE_POSITIONS:
+        raise BitstreamError(f"{positions} code vectors per iteration is over the limit of {MAX_CODE_POSITIONS}")
+    n = positions * bits
+    if n > MAX_ITERATION_BITS:
+        raise BitstreamError(f"{n} code bits per iteration is over the limit of {MAX_ITERATION_BITS}")
+
+
+# --- varints -----------------------------------------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    """Unsigned LEB128."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data, pos: int, what: str, max_bytes: int = 5) -> tuple[int, int]:
+    value = shift = 0
+    for i in range(max_bytes):
+        if pos + i >= len(data):
+            raise BitstreamError(f"truncated file: {what} cut short")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            if byte == 0 and i > 0:
+                raise BitstreamError(f"corrupt file: {what} is not minimally encoded")
+            return value, pos + i + 1
+    raise BitstreamError(f"corrupt file: {what} is too long a number")
+
+
+# --- the header --------------------------------------------------------------------------------
+
+
+def _pack_header(h: Header) -> bytes:
+    from rnncomp.entropy import CODER_IDS
+
+    default = _default_model()
+    if h.model_name == default:
+        kind, name = _KIND_DEFAULT, b""
+    elif h.model_name:
+        kind, name = _KIND_NAMED, h.model_name.encode("ascii")
+        name = bytes([len(name)]) + name
+    else:
+        kind, name = _KIND_UNNAMED, b""
+    flags = CODER_IDS[h.coder] | (kind << 2)
+    return b"".join([
+        MAGIC, bytes([VERSION, flags]), name, h.fingerprint,
+        bytes([h.stride.bit_length() - 1]), _varint(h.bits), _varint(h.height),
+        _varint(h.width), _varint(h.iterations),
+    ])
+
+
+def _not_rnc_message(data) -> str:
+    head = bytes(data[:8])
+    if head.startswith(b"\x89PNG"):
+        return "not an rnncomp file: it is a PNG image (decompress reads .rnc files)"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "not an rnncomp file: it is a JPEG image (decompress reads .rnc files)"
+    if head.startswith(b"RIFF"):
+        return "not an rnncomp file: it is a RIFF (e.g. WebP) file"
+    return "not an rnncomp file (it does not start with the 'RN' magic)"
+
+
+def _parse_header(data) -> tuple[Header, int]:
+    from rnncomp.entropy import CODERS
+
+    if len(data) < 2:
+        if len(data) == 0:
+            raise BitstreamError("empty file")
+        if bytes(data[:1]) != MAGIC[:1]:
+            raise BitstreamError(_not_rnc_message(data))
+        raise BitstreamError("truncated file: shorter than the magic")
+    if bytes(data[:2]) != MAGIC:
+        raise BitstreamError(_not_rnc_message(data))
+    if len(data) < 4:
+        raise BitstreamError("truncated file: header cut short")
+    if data[2] != VERSION:
+        raise BitstreamError(
+            f"unsupported format version {data[2]} (this rnncomp reads version {VERSION})"
+        )
+    flags = data[3]
+    coder_id, kind = flags & 3, (flags >> 2) & 3
+    if flags >> 4:
+        raise BitstreamError("corrupt header: reserved flag bits are set")
+    if coder_id >= len(CODERS):
+        raise BitstreamError(f"corrupt header: unknown entropy coder id {coder_id}")
+    if kind > _KIND_UNNAMED:
+        raise BitstreamError("corrupt header: unknown model naming")
+    pos = 4
+    if kind == _KIND_NAMED:
+        if pos >= len(data):
+            raise BitstreamError("truncated file: header cut short")
+        n = data[pos]
+        if not 1 <= n <= MAX_NAME:
+            raise BitstreamError(f"corrupt header: model name length {n}")
+        if pos + 1 + n > len(data):
+            raise BitstreamError("truncated file: header cut short")
+        raw_name = bytes(data[pos + 1: pos + 1 + n])
+        name = raw_name.decode("ascii", errors="replace")
+        if not _NAME_RE.match(name):
+            raise BitstreamError("corrupt header: bad characters in the model name")
+        pos += 1 + n
+    else:
+        name = _default_model() if kind == _KIND_DEFAULT else ""
+    if pos + FINGERPRINT_BYTES + 1 > len(data):
+        raise BitstreamError("truncated file: header cut short")
+    fingerprint = bytes(data[pos: pos + FINGERPRINT_BYTES])
+    pos += FINGERPRINT_BYTES
+    stride_log2 = data[pos]
+    pos += 1
+    if stride_log2 > MAX_STRIDE.bit_length() - 1:
+        raise BitstreamError(f"corrupt header: stride 2^{stride_log2} is over {MAX_STRIDE}")
+    bits, pos = _read_varint(data, pos, "header")
+    height, pos = _read_varint(data, pos, "header")
+    width, pos = _read_varint(data, pos, "header")
+    iterations, pos = _read_varint(data, pos, "header")
+    header = Header(
+        height=height, width=width, stride=1 << stride_log2, bits=bits, iterations=iterations,
+        coder=CODERS[coder_id], model_name=name, fingerprint=fingerprint,
+    )
+    return header, pos
+
+
+def read_header(data: bytes) -> Header:
+    """The header of a file (checks it, not the chunks)."""
+    return _parse_header(memoryview(data).cast("B") if not isinstance(data, bytes) else data)[0]
+
+
+# --- chunks ------------------------------------------------------------------------------------
+
+
+def _check_value(crc: int, size: int) -> bytes:
+    return (crc & 0xFFFFFFFF).to_bytes(4, "little")[:size]
+
+
+def _serialize(header: Header, payloads: list) -> bytes:
+    if len(payloads) != header.iterations:
+        raise ValueError("one payload per iteration")
+    out = [_pack_header(header)]
+    crc = zlib.crc32(out[0])
+    for t, payload in enumerate(payloads):
+        if t + 1 < len(payloads) and header.coder != "raw":
+            prefix = _varint(len(payload))
+            out.append(prefix)
+            crc = zlib.crc32(prefix, crc)
+        out.append(payload)
+        crc = zlib.crc32(payload, crc)
+        check = _check_value(crc, LAST_CHECK_BYTES if t + 1 == len(payloads) else CHECK_BYTES)
+        out.append(check)
+        crc = zlib.crc32(check, crc)
+    return b"".join(out)
+
+
+def _iter_payloads(data: bytes, header: Header, pos: int, limit: int, partial: bool) -> Iterator[bytes]:
+    """Yields the verified payloads of chunks 1..limit (see :func:`split_chunks`)."""
+    k = header.iterations
+    raw = header.raw_chunk_size
+    crc = zlib.crc32(data[:pos])
+    for t in range(min(limit, k)):
+        last = t + 1 == k
+        c = LAST_CHECK_BYTES if last else CHECK_BYTES
+        where = f"iteration {t + 1} of {k}"
+        if header.coder == "raw":
+            n, start = raw, pos
+        elif not last:
+            try:
+                n, start = _read_varint(data, pos, f"length of {where}")
+            except BitstreamError:
+                if partial and len(data) - pos < 5:
+                    return
+                raise
+            if n > raw:
+                raise BitstreamError(f"corrupt file: {where} declares {n} bytes, more than raw ({raw})")
+        else:
+            n, start = len(data) - pos - c, pos
+            if n > raw:
+                raise BitstreamError(
+                    f"corrupt file: {n - raw} more bytes after the last iteration than it can hold"
+                )
+        end = start + n
+        if n < 0 or end + c > len(data):
+            if partial:
+                return
+            raise BitstreamError(f"truncated file: {where} cut short")
+        if header.coder != "raw" and n < raw:
+            from rnncomp.entropy.context import min_payload_bytes
+
+            if header.coder == "context" and n < min_payload_bytes(header.iteration_bits):
+                if partial and last:
+                    return
+                raise BitstreamError(f"corrupt file: {where} is too short to hold its bits")
+        crc = zlib.crc32(data[pos:end], crc)
+        if bytes(data[end: end + c]) != _check_value(crc, c):
+            if partial and last:
+                return
+            raise BitstreamError(f"damaged file: the check of {where} fails (corrupted or cut short)")
+        crc = zlib.crc32(data[end: end + c], crc)
+        pos = end + c
+        yield bytes(data[start:end])
+    if header.coder == "raw" and limit >= k and pos != len(data) and not partial:
+        raise BitstreamError(f"corrupt file: {len(data) - pos} unexpected bytes after the last iteration")
+
+
+def split_chunks(data: bytes, partial: bool = False) -> tuple[Header, list]:
+    """Parses a file into its header and the verified payload of every chunk.
+
+    Args:
+        data: the file's bytes.
+        partial: accept a file cut anywhere after its header and return the
+            complete, verified chunks (a progressive reader's view); at least
+            one is still required. Without it, any truncation is an error.
+    """
+    data = bytes(data)
+    header, pos = _parse_header(data)
+    payloads = list(_iter_payloads(data, header, pos, header.iterations, partial))
+    if not payloads:
+        raise BitstreamError("truncated file: not even the first iteration is complete")
+    return header, payloads
+
+
+def verify(data: bytes, iterations: int | None = None, partial: bool = False) -> Header:
+    """Checks a file's structure and the checks of its first ``iterations`` chunks (default all).
+
+    Fast (no entropy decoding); returns the header. ``partial`` as in :func:`split_chunks`.
+    """
+    data = bytes(data)
+    header, pos = _parse_header(data)
+    limit = header.iterations if iterations is None else int(iterations)
+    if not 1 <= limit <= header.iterations:
+        raise RnncompError(f"iterations must be in 1..{header.iterations} for this file, got {iterations}")
+    if sum(1 for _ in _iter_payloads(data, header, pos, limit, partial)) == 0:
+        raise BitstreamError("truncated file: not even the first iteration is complete")
+    return header
+
+
+# --- codes in and out --------------------------------------------------------------------------
+
+
+def write(bits, header: Header) -> bytes:
+    """Entropy-codes ``bits`` ``(k, h, w, bits)`` (values 0/1) into a file with ``header``.
+
+    ``header.iterations`` must be ``k``; ``header.coder`` picks the coder. A
+    chunk whose coded payload would not be shorter than the raw packing is
+    stored raw.
+    """
+    from rnncomp.entropy import new_coder, pack_raw
+
+    bits = np.asarray(bits, dtype=np.uint8)
+    if bits.ndim != 4 or bits.shape[1:] != header.iteration_shape or bits.shape[0] != header.iterations:
+        raise ValueError(
+            f"bits of shape {bits.shape} do not match the header "
+            f"({header.iterations},) + {header.iteration_shape}"
+        )
+    coder = new_coder(header.coder, *header.iteration_shape)
+    payloads = []
+    for t in range(header.iterations):
+        payload = coder.encode(bits[t])
+        if payload is None or len(payload) >= header.raw_chunk_size:
+            payload = pack_raw(bits[t])
+        payloads.append(payload)
+    return _serialize(header, payloads)
+
+
+def iter_codes(data: bytes, iterations: int | None = None, partial: bool = False) -> Iterator[np.ndarray]:
+    """Yields the bits ``(h, w, bits)`` uint8 of each iteration in order, as chunks are verified.
+
+    A progressive reader draws an image after each item. ``iterations`` stops
+    early (the rest of the file is not read); ``partial`` as in
+    :func:`split_chunks`.
+    """
+    from rnncomp.entropy import new_coder, unpack_raw
+
+    data = bytes(data)
+    header, pos = _parse_header(data)
+    limit = header.iterations if iterations is None else int(iterations)
+    if not 1 <= limit:
+        raise RnncompError(f"iterations must be >= 1, got {iterations}")
+    if limit > header.iterations:
+        raise RnncompError(f"the file holds {header.iterations} iteration(s), {limit} asked for")
+    coder = new_coder(header.coder, *header.iteration_shape)
+    count = 0
+    for payload in _iter_payloads(data, header, pos, limit, partial):
+        if len(payload) == header.raw_chunk_size:
+            try:
+                bits = unpack_raw(payload, header.iteration_shape)
+            except ValueError as e:
+                raise BitstreamError(f"corrupt file: iteration {count + 1}: {e}") from None
+            coder.observe(bits)
+        else:
+            bits = coder.decode(payload)
+        count += 1
+        yield bits
+    if count == 0:
+        raise BitstreamError("truncated file: not even the first iteration is complete")
+
+
+def read_codes(data: bytes, iterations: int | None = None, partial: bool = False) -> tuple[Header, np.ndarray]:
+    """The header and the bits ``(j, h, w, bits)`` of the first ``j`` iterations.
+
+    ``j`` is ``iterations`` (default: all of them, or with ``partial`` all that
+    are complete).
+    """
+    header = read_header(data)
+    bits = np.stack(list(iter_codes(data, iterations, partial)))
+    return header, bits
+
+
+def truncate(data: bytes, iterations: int) -> bytes:
+    """The file cut to its first ``iterations`` chunks: a valid lower-rate file.
+
+    Rewrites the iteration count, the last chunk's length field and the checks;
+    no entropy coding is redone.
+    """
+    header, payloads = split_chunks(data)
+    iterations = int(iterations)
+    if not 1 <= iterations <= header.iterations:
+        raise RnncompError(f"iterations must be in 1..{header.iterations}, got {iterations}")
+    return _serialize(replace(header, iterations=iterations), payloads[:iterations])
+
+
+def describe(data: bytes) -> dict:
+    """A summary of a file for ``rnncomp info``: header fields and chunk sizes (verified).
+
+    The chunks' checks are verified; the entropy-coded payloads are not decoded.
+    """
+    data = bytes(data)
+    header, pos = _parse_header(data)
+    payloads = list(_iter_payloads(data, header, pos, header.iterations, partial=False))
+    sizes = [len(truncate(data, j)) for j in range(1, header.iterations + 1)]
+    pixels = header.height * header.width
+    return {
+        "format_version": VERSION,
+        "size_bytes": len(data),
+        "header_bytes": pos,
+        "height": header.height,
+        "width": header.width,
+        "padded_height": header.padded_shape[0],
+        "padded_width": header.padded_shape[1],
+        "stride": header.stride,
+        "bits": header.bits,
+        "iterations": header.iterations,
+        "coder": header.coder,
+        "model": header.model_name or None,
+        "fingerprint": header.fingerprint.hex(),
+        "check_bytes": [CHECK_BYTES] * (header.iterations - 1) + [LAST_CHECK_BYTES],
+        "bpp": 8.0 * len(data) / pixels,
+        "chunks": [
+            {
+                "iteration": t + 1,
+                "payload_bytes": len(p),
+                "stored_raw": len(p) == header.raw_chunk_size,
+                "file_bytes_if_cut_here": sizes[t],
+                "bpp_if_cut_here": 8.0 * sizes[t] / pixels,
+            }
+            for t, p in enumerate(payloads)
+        ],
+    }

@@ -1,0 +1,276 @@
+"""Images to ``.rnc`` bytes and back with a binary codec model: the file codec.
+
+``compress(image) -> bytes`` and ``decompress(bytes) -> image`` are what the
+``rnncomp compress`` / ``decompress`` commands wrap. They use only the model
+contract of :mod:`rnncomp.models.base` (``encode`` -> :class:`Codes`,
+``progressive_decoder(...).step``), so any binary codec plugs in; the file
+format is :mod:`rnncomp.bitstream`.
+
+- Padding: the model reflect-pads the image to a multiple of its stride; the
+  file records the original size and the decoder crops back.
+- Decoded images are ``uint8``: :func:`to_uint8` of the model's float output
+  (``round(255 * x)``, clipped), so ``decompress(compress(x, iterations=k))``
+  equals ``to_uint8(model.decode(model.encode(x, k), k)[0])`` exactly.
+- Progressive: :func:`decompress_progressive` yields the image after each
+  iteration as its chunk is read, and accepts a file cut anywhere.
+- Rate: ``bpp=B`` keeps the largest number of iterations whose real file size
+  (header and checks included) is at most ``B`` bits per pixel.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from rnncomp import bitstream
+from rnncomp.bitstream import BitstreamError, Header, WrongModelError
+from rnncomp.errors import RnncompError
+
+__all__ = [
+    "ENTROPY_CODERS",
+    "as_image",
+    "compress",
+    "decompress",
+    "decompress_progressive",
+    "measure",
+    "resolve_model",
+    "to_uint8",
+]
+
+ENTROPY_CODERS = ("raw", "huffman", "context")
+DEFAULT_ENTROPY = "context"
+
+
+def to_uint8(x) -> np.ndarray:
+    """Float image(s) in [0, 1] to uint8: ``clip(round(255 * x), 0, 255)``."""
+    return np.clip(np.round(np.asarray(x, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def as_image(image) -> np.ndarray:
+    """An RGB image ``(H, W, 3)`` from a numpy array (uint8, or float in [0, 1]), a PIL image or a path.
+
+    Grayscale ``(H, W)`` / ``(H, W, 1)`` is repeated to 3 channels; anything
+    else raises :class:`~rnncomp.errors.RnncompError`.
+    """
+    if isinstance(image, (str, Path)):
+        from rnncomp.images import load_image
+
+        return load_image(image)
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image.Image
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise RnncompError(f"an image must be (H, W, 3) RGB (or (H, W) gray), got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        if arr.size and not (np.isfinite(arr).all() and arr.min() >= 0.0 and arr.max() <= 1.0):
+            raise RnncompError("a float image must hold values in [0, 1]")
+        return arr.astype(np.float32)
+    raise RnncompError(f"an image must be uint8 or float in [0, 1], got dtype {arr.dtype}")
+
+
+def resolve_model(model=None):
+    """A model object from ``model``: None (the default shipped model), a name, a path, or a model."""
+    if model is None or isinstance(model, (str, Path)):
+        from rnncomp.zoo import load_model
+
+        return load_model(model)
+    if not hasattr(model, "encode") or not hasattr(model, "progressive_decoder"):
+        raise RnncompError(f"not an rnncomp binary codec: {type(model).__name__}")
+    return model
+
+
+def _max_iterations(model) -> int | None:
+    return getattr(model, "max_iterations", None)
+
+
+def compress(image, model=None, iterations: int | None = None, bpp: float | None = None,
+             entropy: str = DEFAULT_ENTROPY) -> bytes:
+    """Compresses one image into the bytes of an ``.rnc`` file.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 or float in [0, 1], a PIL image, or a path.
+        model: a model, a shipped model name, a checkpoint folder or ``.keras``
+            file (default: :data:`rnncomp.zoo.DEFAULT_MODEL`).
+        iterations: number of iterations to code (default: the model's
+            ``config.iterations``). Exclusive with ``bpp``.
+        bpp: target rate: the largest number of iterations (up to
+            ``config.iterations``) whose file is at most ``bpp`` bits per pixel.
+        entropy: ``"raw"``, ``"huffman"`` or ``"context"`` (the default).
+
+    Returns:
+        The file's bytes.
+    """
+    from rnncomp import zoo
+
+    if iterations is not None and bpp is not None:
+        raise RnncompError("give iterations or bpp, not both")
+    if entropy not in ENTROPY_CODERS:
+        raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of {', '.join(ENTROPY_CODERS)}")
+    img = as_image(image)
+    height, width = img.shape[:2]
+    m = resolve_model(model)
+    default_k = int(m.config.iterations)
+    if bpp is not None:
+        if not bpp > 0:
+            raise RnncompError(f"bpp must be positive, got {bpp}")
+        k = default_k
+    else:
+        k = default_k if iterations is None else int(iterations)
+    cap = min(x for x in (bitstream.MAX_ITERATIONS, _max_iterations(m)) if x is not None)
+    if bpp is not None:
+        k = min(k, cap)
+    if not 1 <= k <= cap:
+        raise RnncompError(f"iterations must be in 1..{cap} for this model, got {k}")
+    try:
+        header = Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
+                        iterations=k, coder=entropy, model_name=zoo.model_name(m),
+                        fingerprint=zoo.fingerprint(m))
+    except BitstreamError as e:
+        raise RnncompError(f"cannot write this image: {e}") from None
+    codes = m.encode(img, k)
+    data = bitstream.write(codes.bits[:, 0], header)
+    if bpp is not None:
+        pixels = float(height * width)
+        fits = [j for j in range(1, k + 1) if 8.0 * len(bitstream.truncate(data, j)) / pixels <= bpp]
+        if not fits:
+            least = 8.0 * len(bitstream.truncate(data, 1)) / pixels
+            raise RnncompError(
+                f"{bpp:g} bpp is below the smallest file for this image "
+                f"(1 iteration takes {least:.3f} bpp)"
+            )
+        data = bitstream.truncate(data, fits[-1]) if fits[-1] < k else data
+    return data
+
+
+def _model_for(header: Header, model):
+    if model is not None:
+        return resolve_model(model)
+    if not header.model_name:
+        raise RnncompError(
+            f"the file was written with a model that is not shipped (fingerprint "
+            f"{header.fingerprint.hex()}); pass the model that wrote it (--model PATH)"
+        )
+    return resolve_model(header.model_name)
+
+
+def _check_model(header: Header, m):
+    from rnncomp import zoo
+
+    fp = zoo.fingerprint(m, bitstream.FINGERPRINT_BYTES)
+    if fp != header.fingerprint:
+        written = f" ({header.model_name})" if header.model_name else ""
+        raise WrongModelError(
+            f"the file was written by another model{written}: its weights fingerprint is "
+            f"{header.fingerprint.hex()}, this model's {fp.hex()}; decode with the model that wrote it"
+        )
+    if int(m.stride) != header.stride or int(m.config.bits) != header.bits:
+        raise WrongModelError(
+            f"the file has {header.bits} bits per {header.stride}x{header.stride} block, "
+            f"the model {m.config.bits} per {m.stride}x{m.stride}"
+        )
+    cap = _max_iterations(m)
+    if cap is not None and header.iterations > cap:
+        raise WrongModelError(f"the file holds {header.iterations} iterations, the model decodes at most {cap}")
+
+
+def decompress_progressive(data: bytes, model=None, iterations: int | None = None,
+                           partial: bool = True) -> Iterator[np.ndarray]:
+    """Yields the uint8 image ``(H, W, 3)`` after each iteration, as its chunk is read.
+
+    With ``partial`` (the default here) a file cut anywhere after its first
+    chunk yields the images of its complete chunks.
+    """
+    data = bytes(data)
+    header = bitstream.verify(data, iterations, partial)  # damaged files fail before a model loads
+    m = _model_for(header, model)
+    _check_model(header, m)
+    decoder = m.progressive_decoder((header.height, header.width), 1)
+    for bits in bitstream.iter_codes(data, iterations, partial):
+        yield to_uint8(decoder.step(bits[None])[0])
+
+
+def decompress(data: bytes, model=None, iterations: int | None = None, partial: bool = False) -> np.ndarray:
+    """Decodes an ``.rnc`` file's bytes to a uint8 image ``(H, W, 3)``.
+
+    Args:
+        data: the file's bytes.
+        model: as in :func:`compress`; default: the shipped model named in the file.
+        iterations: decode only the first ``iterations`` (default: all).
+        partial: accept a file cut short and decode its complete chunks.
+
+    Raises:
+        BitstreamError: the bytes are not a valid file (truncated, damaged, not
+            an ``.rnc`` file); WrongModelError (a BitstreamError) when the model
+            is not the one that wrote the file.
+    """
+    out = None
+    for out in decompress_progressive(data, model, iterations, partial):
+        pass
+    return out
+
+
+def measure(images, model, iterations: int, coders=ENTROPY_CODERS) -> dict:
+    """Real file sizes per iteration for each entropy coder, and coding times.
+
+    Encodes each image once with ``model`` for ``iterations`` iterations, writes
+    the codes with every coder, and reports for each coder and each j the mean
+    bits per pixel of the file cut to j iterations (header and checks included),
+    plus the header size, the encode time (model + entropy coding) and the decode
+    time (entropy decoding + model) of the full file. For timings of the model
+    alone see ``encode_s``/``decode_model_s``.
+
+    Args:
+        images: iterable of ``(name, uint8 image)``.
+    """
+    from rnncomp import zoo
+
+    m = resolve_model(model)
+    result = {"iterations": iterations, "images": [], "bpp": {c: np.zeros(iterations) for c in coders},
+              "header_bytes": None, "time": {}}
+    times = {"encode_model_s": [], "decode_model_s": []}
+    for c in coders:
+        times[f"entropy_encode_{c}_s"] = []
+        times[f"entropy_decode_{c}_s"] = []
+    n = 0
+    for name, img in images:
+        img = as_image(img)
+        pixels = float(img.shape[0] * img.shape[1])
+        t0 = time.perf_counter()
+        codes = m.encode(img, iterations)
+        times["encode_model_s"].append(time.perf_counter() - t0)
+        for c in coders:
+            header = Header(height=img.shape[0], width=img.shape[1], stride=int(m.stride),
+                            bits=int(m.config.bits), iterations=iterations, coder=c,
+                            model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
+            t0 = time.perf_counter()
+            data = bitstream.write(codes.bits[:, 0], header)
+            times[f"entropy_encode_{c}_s"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            _, back = bitstream.read_codes(data)
+            times[f"entropy_decode_{c}_s"].append(time.perf_counter() - t0)
+            if not np.array_equal(back, codes.bits[:, 0]):
+                raise AssertionError(f"{c} coder did not round-trip on {name}")
+            sizes = [len(bitstream.truncate(data, j)) for j in range(1, iterations + 1)]
+            result["bpp"][c] += 8.0 * np.asarray(sizes) / pixels
+            result["header_bytes"] = bitstream.describe(data)["header_bytes"]
+        t0 = time.perf_counter()
+        decoder = m.progressive_decoder(codes.shape, 1)
+        for t in range(iterations):
+            decoder.step(codes.bits[t])
+        times["decode_model_s"].append(time.perf_counter() - t0)
+        result["images"].append(name)
+        n += 1
+    if n == 0:
+        raise RnncompError("no images to measure")
+    result["bpp"] = {c: (v / n).round(5).tolist() for c, v in result["bpp"].items()}
+    result["time"] = {k: float(np.mean(v)) for k, v in times.items()}
+    return result

@@ -1,0 +1,110 @@
+"""Entropy coding of the binary codes, one iteration at a time.
+
+The recurrent codec (Toderici et al. 2017) emits, per iteration, a binary
+array of shape ``(h, w, bits)`` (one ``bits``-deep code vector per
+``stride x stride`` block). The file format (:mod:`rnncomp.bitstream`) stores
+one chunk per iteration; a coder turns one iteration into a chunk payload and
+back. Three coders, selectable per file:
+
+``raw`` (id 0)
+    The bits packed, 8 per byte (:mod:`rnncomp.entropy.raw`); the baseline.
+``huffman`` (id 1)
+    Huffman coding of bytes of 8 consecutive code bits, with a canonical code
+    table in every chunk (:mod:`rnncomp.entropy.huffman`); the paper's choice.
+``context`` (id 2)
+    Context-adaptive binary arithmetic coding with constriction's range coder;
+    the probability of each bit comes from already-decoded neighbours (above,
+    left, previous iteration) through integer counts
+    (:mod:`rnncomp.entropy.context`); ours, and the default.
+
+A coder is a per-file, per-direction object made by :func:`new_coder`; it may
+carry state from iteration to iteration (the context coder's adaptive counts
+and the previous iteration's bits), so iterations must be coded in order.
+Interface (see :class:`IterationCoder`)::
+
+    coder = new_coder("context", h, w, bits)
+    payload = coder.encode(bits_t)      # bytes, or None: "store this chunk raw"
+    bits_t = coder.decode(payload)      # raises BitstreamError on bad data
+    coder.observe(bits_t)               # after a chunk stored raw
+
+Every payload a coder emits is shorter than the raw packing (the container
+stores the raw packing otherwise), so no file is ever larger than raw plus the
+container's few bytes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CODER_IDS",
+    "CODERS",
+    "IterationCoder",
+    "coder_id",
+    "coder_name",
+    "new_coder",
+    "pack_raw",
+    "raw_size",
+    "unpack_raw",
+]
+
+#: Coder names, by the id stored in the file header.
+CODERS = ("raw", "huffman", "context")
+#: Coder ids by name.
+CODER_IDS = {name: i for i, name in enumerate(CODERS)}
+
+from rnncomp.entropy.raw import pack_raw, raw_size, unpack_raw  # noqa: E402
+
+
+class IterationCoder:
+    """Codes the iterations of one file, in order (base class; also the raw coder)."""
+
+    name = "raw"
+
+    def __init__(self, h: int, w: int, bits: int):
+        self.h, self.w, self.bits = int(h), int(w), int(bits)
+        self.shape = (self.h, self.w, self.bits)
+        self.raw_size = raw_size(self.shape)
+        self.iteration = 0
+
+    def encode(self, bits) -> bytes | None:
+        """The payload of the next iteration, or ``None`` to store it raw."""
+        self.observe(bits)
+        return None
+
+    def decode(self, payload: bytes):
+        """The bits ``(h, w, bits)`` uint8 of the next iteration from its coded payload."""
+        raise NotImplementedError("the raw coder stores every chunk raw")
+
+    def observe(self, bits) -> None:
+        """Advances the state past an iteration whose bits are known (stored raw)."""
+        self.iteration += 1
+
+
+def coder_id(name: str) -> int:
+    """The id stored in the file for a coder name."""
+    from rnncomp.errors import RnncompError
+
+    try:
+        return CODER_IDS[name]
+    except KeyError:
+        raise RnncompError(f"unknown entropy coder {name!r}; choose one of {', '.join(CODERS)}") from None
+
+
+def coder_name(cid: int) -> str:
+    """The coder name of a file's coder id (``ValueError`` when unknown)."""
+    if not 0 <= cid < len(CODERS):
+        raise ValueError(f"unknown entropy coder id {cid}")
+    return CODERS[cid]
+
+
+def new_coder(name: str, h: int, w: int, bits: int) -> IterationCoder:
+    """A fresh coder (one file, one direction) for iterations of shape ``(h, w, bits)``."""
+    coder_id(name)
+    if name == "huffman":
+        from rnncomp.entropy.huffman import HuffmanCoder
+
+        return HuffmanCoder(h, w, bits)
+    if name == "context":
+        from rnncomp.entropy.context import ContextCoder
+
+        return ContextCoder(h, w, bits)
+    return IterationCoder(h, w, bits)

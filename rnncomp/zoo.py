@@ -1,0 +1,167 @@
+"""Shipped pretrained models, and loading any model by name or path (CompressAI's ``zoo``).
+
+A shipped model lives in ``rnncomp/weights/<name>/`` as a checkpoint directory
+(``config.json`` + ``model.weights.h5``, see :mod:`rnncomp.models.checkpoint`).
+:func:`load_model` takes a shipped name, a checkpoint directory or a ``.keras``
+file and caches what it loads for the life of the process (keyed by the
+resolved path and the weights file's size and modification time, so a
+re-saved checkpoint is reloaded).
+
+:func:`fingerprint` identifies a model's coding behaviour for the file format:
+the first bytes of a SHA-256 over the config fields that change coding and
+every weight in a fixed order. A file is decoded only by a model with the same
+fingerprint.
+
+Importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+from rnncomp.errors import RnncompError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "fingerprint",
+    "load_model",
+    "model_name",
+    "shipped_models",
+    "weights_dir",
+]
+
+#: The model ``rnncomp compress`` uses without ``--model``.
+DEFAULT_MODEL = "rnncomp-default"
+
+#: Config fields that do not change how codes are made or decoded (left out of the fingerprint).
+_TRAINING_ONLY_FIELDS = ("name", "iterations", "iteration_weights", "beta", "seed")
+
+_CACHE: dict = {}
+_LOCK = threading.Lock()
+#: id(model) -> (model, name, fingerprint) for models loaded here (treated as frozen).
+_LOADED: dict = {}
+
+
+def weights_dir() -> Path:
+    """The folder of shipped models: ``rnncomp/weights``."""
+    return Path(__file__).resolve().parent / "weights"
+
+
+def _is_checkpoint(path: Path) -> bool:
+    # the names of rnncomp.models.checkpoint, repeated so that no TensorFlow is imported here
+    return (path / "config.json").is_file() and (path / "model.weights.h5").is_file()
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped in ``rnncomp/weights``, sorted."""
+    root = weights_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _is_checkpoint(p))
+
+
+def _resolve(name_or_path) -> tuple[Path, str]:
+    """(path to load, shipped name or "")."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_MODEL
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    looks_like_path = os.sep in text or text.endswith(".keras") or text.startswith(".")
+    if path.exists():
+        if path.is_dir():
+            if not _is_checkpoint(path):
+                raise RnncompError(
+                    f"{path}: not a checkpoint folder (it needs config.json and model.weights.h5)"
+                )
+            return path.resolve(), ""
+        if path.suffix == ".keras":
+            return path.resolve(), ""
+        raise RnncompError(f"{path}: a model is a checkpoint folder or a .keras file")
+    if looks_like_path:
+        raise RnncompError(f"{path}: no such model file or folder")
+    shipped = weights_dir() / text
+    if _is_checkpoint(shipped):
+        return shipped.resolve(), text
+    if text == DEFAULT_MODEL:
+        raise RnncompError(f"no shipped weights for {DEFAULT_MODEL} yet; pass --model PATH")
+    available = ", ".join(shipped_models()) or "none yet"
+    raise RnncompError(
+        f"unknown model {text!r}: not a shipped model (shipped: {available}) "
+        "nor a checkpoint folder or .keras file"
+    )
+
+
+def load_model(name_or_path=None):
+    """Loads a model: a shipped name (default :data:`DEFAULT_MODEL`), a checkpoint folder or a ``.keras`` file.
+
+    The model is cached per process; treat it as read-only (its fingerprint is
+    computed once). Raises :class:`~rnncomp.errors.RnncompError` with a one-line
+    message when the model cannot be found or read.
+    """
+    path, name = _resolve(name_or_path)
+    weights = path / "model.weights.h5" if path.is_dir() else path
+    stat = weights.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    if path.is_dir():
+        from rnncomp.models.checkpoint import load_checkpoint
+
+        model = load_checkpoint(path)
+    else:
+        import keras
+
+        import rnncomp.models  # noqa: F401 - registers the custom classes
+
+        try:
+            model = keras.saving.load_model(path)
+        except Exception as e:  # noqa: BLE001 - any unreadable archive is a user-facing error
+            raise RnncompError(f"{path}: cannot load the model ({type(e).__name__}: {e})") from None
+        if not hasattr(model, "encode") or not hasattr(model, "progressive_decoder"):
+            raise RnncompError(f"{path}: not an rnncomp binary codec ({type(model).__name__})")
+    fp = fingerprint(model)
+    with _LOCK:
+        _CACHE[key] = model
+        _LOADED[id(model)] = (model, name, fp)
+    return model
+
+
+def model_name(model) -> str:
+    """The shipped name of a model loaded by :func:`load_model` (``""`` for any other)."""
+    entry = _LOADED.get(id(model))
+    return entry[1] if entry is not None and entry[0] is model else ""
+
+
+def fingerprint(model, nbytes: int = 4) -> bytes:
+    """The first ``nbytes`` of a SHA-256 over the model's coding config and weights.
+
+    Covered: the model class, every config field except training-only ones
+    (``name``, ``iterations``, ``iteration_weights``, ``beta``, ``seed``), and
+    for each weight in ``model.weights`` order its path below the model (the
+    model's own, process-dependent name is dropped), dtype, shape and
+    little-endian bytes. Cached for models loaded by :func:`load_model`.
+    """
+    entry = _LOADED.get(id(model))
+    if entry is not None and entry[0] is model:
+        return entry[2][:nbytes]
+    import numpy as np
+
+    h = hashlib.sha256()
+    config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
+    for key in _TRAINING_ONLY_FIELDS:
+        config.pop(key, None)
+    h.update(type(model).__name__.encode())
+    h.update(json.dumps(config, sort_keys=True).encode())
+    for w in model.weights:
+        path = getattr(w, "path", w.name)
+        path = path.split("/", 1)[1] if "/" in path else path
+        value = np.ascontiguousarray(np.asarray(w.numpy()))
+        dtype = value.dtype.newbyteorder("<")
+        h.update(f"{path}|{dtype.str}|{value.shape}".encode())
+        h.update(value.astype(dtype, copy=False).tobytes())
+    return h.digest()[:nbytes]
