@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -167,6 +168,38 @@ def cmd_train(args) -> int:
     trainer = train(args.config, resume=args.resume, overrides=dict(args.set or []),
                     progress=args.progress)
     print(f"run folder: {trainer.run_dir}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench_entropy(args) -> int:
+    import numpy as np
+
+    from rnncomp.codec import ENTROPY_CODERS, measure
+    from rnncomp.evaluate import write_result
+    from rnncomp.images import load_images, sample_images_dir
+    from rnncomp.provenance import machine_info
+    from rnncomp.zoo import load_model
+
+    data = Path(args.data) if args.data else sample_images_dir() / "kodak"
+    images = load_images(data, limit=args.limit)
+    model = load_model(args.model)
+    r = measure(images, model, args.iterations)
+    coders = [c for c in ENTROPY_CODERS if c in r["bpp"]]
+    print(f"{len(images)} images from {data}, header {r['header_bytes']} bytes; mean bpp of the "
+          f"file cut to each iteration:")
+    print("iteration " + " ".join(f"{c:>16s}" for c in coders))
+    raw = np.asarray(r["bpp"].get("raw", r["bpp"][coders[0]]))
+    for t in range(args.iterations):
+        cells = []
+        for c in coders:
+            v = r["bpp"][c][t]
+            cells.append(f"{v:8.4f} ({100 * (1 - v / raw[t]):+5.1f}%)" if c != "raw" else f"{v:16.4f}")
+        print(f"{t + 1:9d} " + " ".join(f"{x:>16s}" for x in cells))
+    print("seconds per image: " + ", ".join(f"{k} {v:.3f}" for k, v in r["time"].items()))
+    if args.json:
+        write_result({"name": "bench-entropy", "model": args.model, "dataset": str(data), **r,
+                      "machine": machine_info(with_tensorflow=True)}, args.json,
+                     "rnncomp " + " ".join(shlex.quote(a) for a in args.argv))
     return 0
 
 
@@ -546,6 +579,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
     t.set_defaults(func=cmd_train)
 
+    be = sub.add_parser("bench-entropy", formatter_class=fmt,
+                        help="file size per iteration with each entropy coder (raw, huffman, context)")
+    be.add_argument("--model", required=True, help="shipped model name, checkpoint folder or .keras file")
+    be.add_argument("--data", help="images (default: the bundled Kodak samples)")
+    be.add_argument("--iterations", type=_positive_int, default=8, help="iterations to code")
+    be.add_argument("--limit", type=_positive_int, help="use only the first N images")
+    be.add_argument("--json", help="also write the numbers to this JSON file")
+    be.set_defaults(func=cmd_bench_entropy)
+
     bdata = sub.add_parser("bench-data", formatter_class=fmt,
                            help="throughput of a config's training input pipeline alone")
     bdata.add_argument("--config", required=True, help="experiment JSON file")
@@ -575,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnncomp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `rnncomp info --json | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -96,3 +96,19 @@ def test_bench_data_reports_pipeline_throughput(capsys):
     code, out, err = run_cli(capsys, "bench-data", "--config", smoke, "--batches", "3")
     assert code == 0, err
     assert "crops/s" in out and "(3 batches, 12 crops)" in out
+
+
+def test_bench_entropy_reports_every_coder(capsys, samples_dir, tmp_path):
+    from rnncomp.models.checkpoint import save_checkpoint
+    from rnncomp.registry import get_model
+
+    ckpt = save_checkpoint(get_model("toderici2017-lstm", width_multiplier=0.0625, iterations=2,
+                                     bits=8, seed=0), tmp_path / "tiny")
+    code, out, err = run_cli(capsys, "bench-entropy", "--model", ckpt, "--data", samples_dir / "thumbs32",
+                             "--limit", "2", "--iterations", "2", "--json", tmp_path / "e.json")
+    assert code == 0, err
+    assert "raw" in out and "huffman" in out and "context" in out and "header 13 bytes" in out
+    doc = json.loads((tmp_path / "e.json").read_text())
+    raw = doc["bpp"]["raw"]
+    # 2x2 code positions x 8 bits = 4 bytes of codes per iteration, on 32x32 pixels.
+    assert len(raw) == 2 and raw[1] - raw[0] == pytest.approx(8 * 4 / 1024, abs=8 * 2 / 1024)
