@@ -222,9 +222,11 @@ class Trainer:
         return final
 
     def restore(self, path: Path) -> None:
+        from rnncomp.models.checkpoint import load_checkpoint
+
+        self.model.set_weights(load_checkpoint(path).get_weights())  # model weights only
         opt = self.model.optimizer
         opt.build(self.model.trainable_variables)
-        self.model.load_weights(path / "model.weights.h5")
         with np.load(path / "optimizer.npz") as d:
             values = [d[f"arr_{i}"] for i in range(len(d.files))]
         if len(values) != len(opt.variables):
