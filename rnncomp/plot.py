@@ -108,9 +108,11 @@ def plot_rd(
     if not curves:
         raise RnncompError("no curves to plot")
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5), squeeze=False)
+    # Distinct colours for up to 20 curves; curves from .txt anchor files drawn dashed.
+    palette = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20").colors
     for ax, metric in zip(axes[0], metrics):
         drawn = 0
-        for curve in curves:
+        for i, curve in enumerate(curves):
             if metric not in curve.values:
                 continue
             bpp, val = curve.bpp[metric], curve.values[metric]
@@ -121,7 +123,8 @@ def plot_rd(
             if bpp_max is not None:
                 keep = bpp <= bpp_max
                 bpp, val = bpp[keep], val[keep]
-            ax.plot(bpp, val, marker=".", markersize=4, linewidth=1.4, label=curve.name)
+            ax.plot(bpp, val, marker=".", markersize=4, linewidth=1.4, label=curve.name,
+                    color=palette[i % len(palette)], linestyle="--" if curve.source.endswith(".txt") else "-")
             drawn += 1
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(_LABELS.get(metric, metric))
