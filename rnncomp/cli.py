@@ -171,6 +171,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_recipes(args) -> int:
+    from rnncomp.recipes import compare_recipes
+
+    doc = compare_recipes(args.configs, args.minutes, args.out, runs=args.runs, force=args.force,
+                          command="rnncomp " + " ".join(shlex.quote(a) for a in args.argv))
+    print((Path(args.out) / "recipes.md").read_text(), end="")
+    print(f"{len(doc['recipes'])} recipes; report in {args.out}/recipes.{{json,md,png}}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench_entropy(args) -> int:
     import numpy as np
 
@@ -578,6 +588,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set optimizer.learning_rate=1e-3")
     t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
     t.set_defaults(func=cmd_train)
+
+    rc = sub.add_parser("recipes", formatter_class=fmt,
+                        help="equal-wall-time comparison of training recipes on one validation set",
+                        description="Train each experiment config for the same number of minutes "
+                                    "(one after another), then compare their validation curves. "
+                                    "Finished runs are reused unless --force.")
+    rc.add_argument("configs", nargs="+", help="experiment JSON files (e.g. experiments/recipes/*.json)")
+    rc.add_argument("--minutes", type=float, default=4.0, help="training minutes per recipe")
+    rc.add_argument("--out", default="experiments/results/recipes", help="report folder")
+    rc.add_argument("--runs", default="runs/recipes", help="where the runs are written")
+    rc.add_argument("--force", action="store_true", help="retrain recipes that already finished")
+    rc.set_defaults(func=cmd_recipes)
 
     be = sub.add_parser("bench-entropy", formatter_class=fmt,
                         help="file size per iteration with each entropy coder (raw, huffman, context)")

@@ -15,8 +15,10 @@ is measured after every epoch on the fixed validation crops, at the model's
 training iteration count.) A run folder holds ``config.json`` (the exact
 experiment config), ``log.txt`` (the same log), ``tensorboard/`` and
 ``checkpoints/step-NNNNNNNN/`` (model config + weights + optimiser state +
-``state.json``). A checkpoint is written every ``checkpoint_minutes``, at the
-end, and on SIGINT/SIGTERM; the last ``keep_checkpoints`` are kept. ``--resume``
+``state.json``) and ``validation.jsonl`` (one line per validation: step,
+cumulative training seconds, MS-SSIM/PSNR/bpp per iteration; the validation
+curves that :mod:`rnncomp.recipes` compares). A checkpoint is written every
+``checkpoint_minutes``, at the end, after ``max_minutes``, and on SIGINT/SIGTERM; the last ``keep_checkpoints`` are kept. ``--resume``
 restores weights, optimiser state and step; the data position is a function of
 the step (see :mod:`rnncomp.data`), so the resumed run sees the same batches.
 A NaN/Inf loss stops the run with a message; the last good checkpoint stays.
@@ -72,6 +74,12 @@ class TrainConfig:
     strategy: str = "default"
     run_dir: str | None = None
     description: str = ""
+    #: Stop (with a checkpoint and a final validation) after this many minutes of this invocation.
+    max_minutes: float | None = None
+    #: A checkpoint folder whose model weights start the run (fine-tuning; fresh optimizer, step 0).
+    init_from: str | None = None
+    #: Iterations decoded in validation (default: the model's training iterations).
+    validation_iterations: int | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -86,15 +94,39 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    """Reads an experiment JSON file; ``overrides`` (dotted keys allowed) win."""
-    path = Path(path)
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_config(path: Path, depth: int = 0) -> dict:
+    """A config file's JSON; ``"extends": "other.json"`` (relative to it) is merged under it."""
     if not path.is_file():
         raise RnncompError(f"{path}: no such config file")
     try:
         d = json.loads(path.read_text())
     except ValueError as e:
         raise RnncompError(f"{path}: not valid JSON ({e})") from None
+    parent = d.pop("extends", None)
+    if parent is None:
+        return d
+    if depth > 8:
+        raise RnncompError(f"{path}: 'extends' chain too deep (a cycle?)")
+    return _merge(_read_config(path.parent / parent, depth + 1), d)
+
+
+def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Reads an experiment JSON file; ``overrides`` (dotted keys allowed) win.
+
+    A file may start from another with ``"extends": "base.json"``: nested objects
+    (``model``, ``data``, ``optimizer``) are merged key by key, lists are replaced.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RnncompError(f"{path}: no such config file")
+    d = _read_config(path)
     for key, value in (overrides or {}).items():
         node = d
         *parents, leaf = key.split(".")
@@ -183,6 +215,7 @@ class Trainer:
         self.out = out or sys.stdout
         self.progress = progress
         self.step = 0
+        self.train_seconds = 0.0  # cumulative over resumes: wall time in training steps
         self.stop_reason: str | None = None
         self._log_file = None
 
@@ -214,7 +247,8 @@ class Trainer:
         save_checkpoint(self.model, tmp)
         opt_vars = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in self.model.optimizer.variables]
         np.savez(tmp / "optimizer.npz", *opt_vars)
-        (tmp / "state.json").write_text(json.dumps({"step": self.step, "time": time.time()}) + "\n")
+        (tmp / "state.json").write_text(json.dumps({"step": self.step, "time": time.time(),
+                                                     "train_seconds": round(self.train_seconds, 3)}) + "\n")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)  # atomic: a checkpoint is complete or absent
         for old in self.checkpoints()[: -self.cfg.keep_checkpoints]:
@@ -233,7 +267,9 @@ class Trainer:
             raise RnncompError(f"{path}: optimizer state has {len(values)} variables, expected {len(opt.variables)}")
         for var, value in zip(opt.variables, values):
             var.assign(value)
-        self.step = int(json.loads((path / "state.json").read_text())["step"])
+        state = json.loads((path / "state.json").read_text())
+        self.step = int(state["step"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
 
     # validation ---------------------------------------------------------------------------------
 
@@ -241,7 +277,7 @@ class Trainer:
         """MS-SSIM and PSNR per iteration on the fixed validation crops."""
         from rnncomp.metrics import ms_ssim, psnr
 
-        iterations = int(self.model.config.iterations)
+        iterations = int(self.cfg.validation_iterations or self.model.config.iterations)
         codes = self.model.encode(self.val_images, iterations)
         out = {"ms-ssim": [], "psnr": [], "recon": []}
         keep = {1, 2, 4, 8, 16, 32, 64, iterations}
@@ -282,6 +318,15 @@ class Trainer:
             self.model.compile(optimizer=make_optimizer(cfg.optimizer))
         if existing and self.resume:
             self.restore(existing[-1])
+        elif cfg.init_from:
+            from rnncomp.models.checkpoint import load_checkpoint
+
+            init = load_checkpoint(Path(cfg.init_from))
+            loose = ("name", "seed", "iterations", "iteration_weights", "beta")  # training-only fields
+            a, b = (({k: v for k, v in m.config.to_dict().items() if k not in loose}) for m in (init, self.model))
+            if a != b:
+                raise RnncompError(f"init_from {cfg.init_from}: its model config differs from this run's")
+            self.model.set_weights(init.get_weights())
         patch = int(cfg.data.get("patch", 32))
         self.sources = _sources(cfg)
         self.patch = patch
@@ -366,6 +411,7 @@ class _Callback:
                 self.last_ckpt = time.monotonic()
                 self.step_start = time.perf_counter()
                 self.step_times: list[float] = []
+                self.started = time.monotonic()
 
             def request_stop(self, signum, frame):
                 self.t.stop_reason = signal.Signals(signum).name
@@ -388,6 +434,9 @@ class _Callback:
                     self.model.stop_training = True
                     return
                 t.step += 1
+                t.train_seconds += time.perf_counter() - self.step_start
+                if cfg.max_minutes is not None and time.monotonic() - self.started > 60 * cfg.max_minutes:
+                    t.stop_reason = "time limit"
                 if t.bar is not None:
                     t.bar.update(1)
                     t.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
@@ -421,10 +470,13 @@ class _Callback:
                 import tensorflow as tf
 
                 t = self.t
-                if t.stop_reason or t.step % t.cfg.steps_per_epoch:
-                    return  # interrupted mid-epoch: no validation
+                if t.stop_reason != "time limit" and (t.stop_reason or t.step % t.cfg.steps_per_epoch):
+                    return  # interrupted mid-epoch: no validation (but a time limit gets one)
                 v = t.validate()
                 t.log(f"Epoch number: {epoch + 1} ms-ssim {v['ms-ssim'][-1]}")
+                with open(t.run_dir / "validation.jsonl", "a") as f:
+                    f.write(json.dumps({"step": t.step, "train_seconds": round(t.train_seconds, 2),
+                                        "ms-ssim": v["ms-ssim"], "psnr": v["psnr"], "bpp": v["bpp"]}) + "\n")
                 with t.writer.as_default(step=t.step):
                     for i, (m, p, b) in enumerate(zip(v["ms-ssim"], v["psnr"], v["bpp"]), start=1):
                         tf.summary.scalar(f"val/ms-ssim/iteration_{i:02d}", m)

@@ -1,0 +1,135 @@
+"""Equal-wall-time recipe comparison: short training runs judged on one validation set.
+
+On a 2-core CPU, time-to-quality decides what the shipped model can be, so each
+candidate recipe (learning rate, unit, hidden kernels, iterations per step, a
+fine-tuning schedule, ...) is trained for the same number of minutes and
+validated on the same fixed crops (``validation.jsonl`` of each run, see
+:mod:`rnncomp.train`). The comparison writes ``recipes.json`` (every run's
+curve), ``recipes.md`` (a table) and ``recipes.png`` (validation MS-SSIM vs
+training minutes, and the final per-iteration MS-SSIM / PSNR)::
+
+    rnncomp recipes experiments/recipes/*.json --minutes 4 --out experiments/results/recipes
+
+Runs live in ``runs/recipes/<name>/``; a recipe whose run already finished its
+time is not trained again (``--force`` retrains it), so an interrupted
+comparison resumes with the next recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnncomp.errors import RnncompError
+
+__all__ = ["run_recipe", "summarize", "write_report", "compare_recipes"]
+
+
+def _curve(run_dir: Path) -> list[dict]:
+    path = run_dir / "validation.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _finished(run_dir: Path) -> bool:
+    log = run_dir / "log.txt"
+    return log.is_file() and "stopped by time limit" in log.read_text() and bool(_curve(run_dir))
+
+
+def run_recipe(config: str | Path, minutes: float, runs: str | Path = "runs/recipes",
+               force: bool = False, out=None, progress: bool = False) -> Path:
+    """Trains one recipe for ``minutes`` (train time of this call) and returns its run folder."""
+    from rnncomp.train import Trainer, load_train_config
+
+    cfg = load_train_config(config)
+    run_dir = Path(runs) / cfg.name
+    if _finished(run_dir) and not force:
+        return run_dir
+    shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished or forced run starts over
+    cfg = load_train_config(config, {"max_minutes": float(minutes), "run_dir": str(run_dir)})
+    Trainer(cfg, out=out, progress=progress).run()
+    return run_dir
+
+
+def summarize(run_dirs, minutes: float | None = None) -> list[dict]:
+    """One record per run: recipe, steps, training seconds, final and full validation curves."""
+    rows = []
+    for run_dir in map(Path, run_dirs):
+        curve = _curve(run_dir)
+        if not curve:
+            raise RnncompError(f"{run_dir}: no validation.jsonl (was the run trained?)")
+        cfg = json.loads((run_dir / "config.json").read_text())
+        last = curve[-1]
+        rows.append({
+            "name": cfg["name"], "description": cfg.get("description", ""),
+            "model": cfg["model"], "optimizer": cfg["optimizer"],
+            "init_from": cfg.get("init_from"), "minutes": minutes or cfg.get("max_minutes"),
+            "steps": last["step"], "train_seconds": last["train_seconds"],
+            "seconds_per_step": last["train_seconds"] / max(1, last["step"]),
+            "final": {k: last[k] for k in ("ms-ssim", "psnr", "bpp")},
+            "curve": curve, "run_dir": str(run_dir),
+        })
+    return rows
+
+
+def _at(values: list[float], k: int) -> float:
+    return values[min(k, len(values)) - 1]
+
+
+def write_report(rows: list[dict], out_dir: str | Path, command: str = "") -> dict:
+    """Writes recipes.json, recipes.md and recipes.png under ``out_dir``; returns the JSON."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnncomp.provenance import machine_info
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = {"command": command, "machine": machine_info(), "date": time.strftime("%Y-%m-%d"),
+           "validation": "the fixed 32x32 validation crops of each config (holdouts of its sources); "
+                         "MS-SSIM is the small-image variant", "recipes": rows}
+    (out_dir / "recipes.json").write_text(json.dumps(doc, indent=1) + "\n")
+
+    lines = ["| recipe | steps | s/step | MS-SSIM @2 it | @4 it | @8 it | PSNR @8 it (dB) | what |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: -_at(r["final"]["ms-ssim"], 8)):
+        f = r["final"]
+        lines.append(f"| {r['name']} | {r['steps']} | {r['seconds_per_step']:.2f} | "
+                     f"{_at(f['ms-ssim'], 2):.4f} | {_at(f['ms-ssim'], 4):.4f} | {_at(f['ms-ssim'], 8):.4f} | "
+                     f"{_at(f['psnr'], 8):.2f} | {r['description']} |")
+    (out_dir / "recipes.md").write_text("\n".join(lines) + "\n")
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for r in rows:
+        t = [p["train_seconds"] / 60 for p in r["curve"]]
+        a.plot(t, [_at(p["ms-ssim"], 8) for p in r["curve"]], marker="o", ms=3, label=r["name"])
+        f = r["final"]
+        b.plot(f["bpp"], [-10 * np.log10(max(1e-9, 1 - m)) for m in f["ms-ssim"]], marker="o", ms=3,
+               label=r["name"])
+    a.set(xlabel="training minutes (this machine)", ylabel="validation MS-SSIM after 8 iterations",
+          title="time to quality")
+    b.set(xlabel="bpp (raw codes)", ylabel="MS-SSIM (dB)", title="final validation, per iteration")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "recipes.png", dpi=110)
+    plt.close(fig)
+    return doc
+
+
+def compare_recipes(configs, minutes: float, out_dir, runs="runs/recipes", force=False,
+                    command: str = "", progress: bool = False, out=None) -> dict:
+    """Trains every recipe for ``minutes`` (one after another) and writes the report."""
+    run_dirs = []
+    for config in configs:
+        run_dirs.append(run_recipe(config, minutes, runs, force=force, out=out, progress=progress))
+        write_report(summarize(run_dirs, minutes), out_dir, command)  # a partial report as we go
+    return write_report(summarize(run_dirs, minutes), out_dir, command)

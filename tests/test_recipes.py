@@ -1,0 +1,72 @@
+"""Recipe comparison: config inheritance, time-limited runs, validation curves, the report."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnncomp.errors import RnncompError
+from rnncomp.recipes import compare_recipes
+from rnncomp.train import Trainer, load_train_config
+
+SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.json"
+
+
+def _recipe(tmp_path, name, **fields):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"extends": str(SMOKE), "name": name, "description": name,
+                                "epochs": 50, "steps_per_epoch": 2, **fields}))
+    return path
+
+
+def test_extends_merges_nested_fields_and_lists_are_replaced(tmp_path):
+    path = _recipe(tmp_path, "child", optimizer={"learning_rate": 3e-3}, model={"unit": "gru"})
+    cfg = load_train_config(path)
+    assert cfg.optimizer == {"name": "adam", "learning_rate": 3e-3}  # name kept from smoke.json
+    assert cfg.model["unit"] == "gru" and cfg.model["width_multiplier"] == 0.0625
+    assert cfg.data == json.loads(SMOKE.read_text())["data"]
+    loop = tmp_path / "loop.json"
+    loop.write_text(json.dumps({"extends": "loop.json"}))
+    with pytest.raises(RnncompError, match="too deep"):
+        load_train_config(loop)
+
+
+def test_equal_time_runs_write_curves_and_report_and_are_reused(tmp_path):
+    a = _recipe(tmp_path, "a")
+    b = _recipe(tmp_path, "b", validation_iterations=3, optimizer={"learning_rate": 3e-3})
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    doc = compare_recipes([a, b], minutes=0.05, out_dir=out, runs=runs)
+    rows = {r["name"]: r for r in doc["recipes"]}
+    assert set(rows) == {"a", "b"}
+    for r in rows.values():
+        assert r["steps"] >= 1 and r["train_seconds"] >= 3.0  # ran for its 0.05 minutes
+        seconds = [p["train_seconds"] for p in r["curve"]]
+        assert seconds == sorted(seconds)
+        assert "stopped by time limit" in (Path(r["run_dir"]) / "log.txt").read_text()
+    assert len(rows["a"]["final"]["ms-ssim"]) == 2  # the model's 2 training iterations
+    assert len(rows["b"]["final"]["ms-ssim"]) == 3 and rows["b"]["final"]["bpp"][2] > rows["b"]["final"]["bpp"][1]
+    for name in ("recipes.json", "recipes.md", "recipes.png"):
+        assert (out / name).stat().st_size > 0
+    assert "| a |" in (out / "recipes.md").read_text()
+    log = runs / "a" / "log.txt"
+    before = log.read_text()
+    compare_recipes([a], minutes=0.05, out_dir=out, runs=runs)  # finished: not trained again
+    assert log.read_text() == before
+
+
+def test_init_from_starts_from_a_checkpoint_with_fresh_step(tmp_path):
+    first = Trainer(load_train_config(SMOKE, {"run_dir": str(tmp_path / "first"), "epochs": 1}))
+    first.run()
+    ckpt = first.checkpoints()[-1]
+    cfg = load_train_config(SMOKE, {"run_dir": str(tmp_path / "second"), "init_from": str(ckpt),
+                                    "optimizer.learning_rate": 1e-4})
+    second = Trainer(cfg)
+    second.setup()
+    assert second.step == 0
+    for w, v in zip(first.model.get_weights(), second.model.get_weights()):
+        np.testing.assert_array_equal(w, v)
+    other = load_train_config(SMOKE, {"run_dir": str(tmp_path / "third"), "init_from": str(ckpt),
+                                      "model.unit": "gru"})
+    with pytest.raises(RnncompError, match="model config differs"):
+        Trainer(other).setup()
