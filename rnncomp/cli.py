@@ -87,6 +87,71 @@ def cmd_baselines(args) -> int:
     return 0
 
 
+def _iterations(text: str) -> list[int]:
+    """``8`` (1..8), ``2-12`` or ``1,2,4,8``."""
+    try:
+        if "-" in text:
+            lo, hi = (int(t) for t in text.split("-"))
+            ks = list(range(lo, hi + 1))
+        elif "," in text:
+            ks = sorted({int(t) for t in text.split(",") if t.strip()})
+        else:
+            ks = list(range(1, int(text) + 1))
+    except ValueError:
+        ks = []
+    if not ks or ks[0] < 1:
+        raise argparse.ArgumentTypeError(f"expected K, LO-HI or a comma list of counts >= 1, got {text!r}")
+    return ks
+
+
+def cmd_evaluate(args) -> int:
+    from rnncomp.codec import ENTROPY_CODERS, resolve_model
+    from rnncomp.evaluate import compare, evaluate_model, write_result
+    from rnncomp.images import load_images, sample_images_dir
+    from rnncomp.plot import load_curve, plot_rd
+
+    data = Path(args.data) if args.data else sample_images_dir() / "kodak"
+    coders = list(ENTROPY_CODERS) if args.entropy == "all" else [args.entropy]
+    images = load_images(data, limit=args.limit)
+    model = resolve_model(args.model)
+    ks = args.iterations or list(range(1, int(model.config.iterations) + 1))
+    print(f"{len(images)} images from {data}; {model.config.name}, iterations {ks[0]}-{ks[-1]}, "
+          f"entropy {', '.join(coders)}", file=sys.stderr)
+    results = evaluate_model(model, images, ks, coders, batch=args.batch,
+                             per_image=not args.no_per_image, progress=not args.quiet)
+    anchors = [load_curve(p) for p in _curve_files(args.compare)] if args.compare else []
+    command = "rnncomp " + " ".join(shlex.quote(a) for a in args.argv)
+    out = Path(args.out)
+    written = []
+    first = results[coders[0]]["results"]
+    print(f"{'iter':>4s} " + " ".join(f"{'bpp ' + c:>12s}" for c in coders) +
+          f" {'PSNR':>7s} {'SSIM':>7s} {'MS-SSIM':>8s}")
+    for n, k in enumerate(first["iterations"]):
+        print(f"{k:4d} " + " ".join(f"{results[c]['results']['bpp'][n]:12.4f}" for c in coders) +
+              f" {first['psnr-rgb'][n]:7.2f} {first['ssim-rgb'][n]:7.4f} {first['ms-ssim-rgb'][n]:8.4f}")
+    for c in coders:
+        result = results[c]
+        result["dataset"]["source"] = str(data)
+        if anchors:
+            result["comparisons"] = compare(result, anchors, args.bpp_range)
+            for row in result["comparisons"]:
+                def fmt(key):
+                    v = row.get(key)
+                    return "   n/a" if v is None else f"{v:+6.1f}%"
+                print(f"{result['name']:>24s} vs {row['anchor']:<28s} BD-rate PSNR {fmt('bd_rate_psnr')}  "
+                      f"MS-SSIM {fmt('bd_rate_ms-ssim-db')}  over {row['bpp_range'][0]:.3f}-"
+                      f"{row['bpp_range'][1]:.3f} bpp")
+        path = out if len(coders) == 1 else out.with_name(f"{out.stem}-{c}{out.suffix or '.json'}")
+        written.append(write_result(result, path, command))
+    print("results -> " + ", ".join(map(str, written)), file=sys.stderr)
+    if args.plot:
+        curves = [load_curve(p) for p in written] + anchors
+        png = plot_rd(curves, args.plot, title=f"{data.name}: {len(images)} images",
+                      bpp_max=args.bpp_max)
+        print(f"plot -> {png}", file=sys.stderr)
+    return 0
+
+
 # --- plot --------------------------------------------------------------------------------------
 
 
@@ -588,6 +653,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set optimizer.learning_rate=1e-3")
     t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
     t.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", formatter_class=fmt,
+                        help="rate-distortion of a learned codec through real files",
+                        description="Compress every image to a real .rnc file at every iteration count, "
+                                    "decompress it, and report mean bpp (from bytes), PSNR, SSIM and "
+                                    "MS-SSIM per count, in the baselines' JSON shape; BD-rate and RD-AUC "
+                                    "against any baseline JSON or published curve given with --compare.")
+    ev.add_argument("--data", help="folder, image or .npz (default: the bundled Kodak samples)")
+    ev.add_argument("--model", help="shipped model name, checkpoint folder or .keras (default: rnncomp-default)")
+    ev.add_argument("--iterations", type=_iterations,
+                    help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
+    ev.add_argument("--entropy", default="context", choices=["raw", "huffman", "context", "all"],
+                    help="entropy coder; 'all' writes one result per coder (OUT-<coder>.json)")
+    ev.add_argument("--out", required=True, help="result JSON file")
+    ev.add_argument("--plot", help="also draw the curves (with --compare's) to this image file")
+    ev.add_argument("--bpp-max", type=float, help="plot only up to this rate")
+    ev.add_argument("--compare", nargs="+", help="baseline JSON / anchor .txt files (or folders) to "
+                                                  "compute BD-rates against")
+    ev.add_argument("--bpp-range", type=_range, help="LO,HI: restrict the BD-rates to this rate range")
+    ev.add_argument("--limit", type=_positive_int, help="use only the first N images")
+    ev.add_argument("--batch", type=_positive_int, default=64, help="images of one size coded per model call")
+    ev.add_argument("--no-per-image", action="store_true", help="only the means (for large sets)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_evaluate)
 
     rc = sub.add_parser("recipes", formatter_class=fmt,
                         help="equal-wall-time comparison of training recipes on one validation set",

@@ -30,7 +30,7 @@ from rnncomp.baselines import Codec, Encoded
 from rnncomp.errors import RnncompError
 from rnncomp.provenance import machine_info
 
-__all__ = ["METRIC_KEYS", "distortion", "evaluate_codec", "write_result"]
+__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec", "evaluate_model", "write_result"]
 
 METRIC_KEYS = ("psnr-rgb", "ms-ssim-rgb", "ssim-rgb", "mse-rgb")
 
@@ -146,6 +146,174 @@ def evaluate_codec(
     if per_image:
         result["per_image"] = {name: dict(v) for name, v in per.items()}
     return result
+
+
+def evaluate_model(
+    model,
+    images: Sequence[tuple[str, np.ndarray]],
+    iterations: Sequence[int] = tuple(range(1, 9)),
+    coders: Sequence[str] = ("context",),
+    batch: int = 64,
+    per_image: bool = True,
+    progress: bool = True,
+) -> dict[str, dict]:
+    """A binary codec (recurrent or conv/deconv) through real ``.rnc`` files; one result per coder.
+
+    Every image is encoded once for ``max(iterations)`` iterations (same-sized
+    images in batches of ``batch``), written as a file with each entropy coder,
+    and each file cut to every count k in ``iterations`` (``bitstream.truncate``:
+    the exact file ``rnncomp compress --iterations k`` writes). bpp is
+    ``8 * len(file) / pixels``, header and checks included. The codes are read
+    back from the context-coded (else the first) file and decoded progressively;
+    the image after k iterations is the one ``rnncomp decompress`` gives for the
+    k-iteration file, so every coder shares the distortion and differs in bpp.
+    Times are per image: model + entropy coding for the full file.
+    """
+    from rnncomp import bitstream, zoo
+    from rnncomp.bitstream import Header
+    from rnncomp.codec import ENTROPY_CODERS, as_image, resolve_model, to_uint8
+
+    m = resolve_model(model)
+    ks = sorted({int(k) for k in iterations})
+    if not ks or ks[0] < 1:
+        raise RnncompError(f"iteration counts must be >= 1, got {list(iterations)}")
+    for c in coders:
+        if c not in ENTROPY_CODERS:
+            raise RnncompError(f"unknown entropy coder {c!r}; choose from {', '.join(ENTROPY_CODERS)}")
+    if not images:
+        raise RnncompError("no images to evaluate")
+    variants = {metrics.ms_ssim_params(*img.shape[:2]).name for _, img in images}
+    if len(variants) > 1:
+        raise RnncompError(
+            "the images mix sizes that get different MS-SSIM variants "
+            f"({' and '.join(sorted(variants))}); evaluate small and large images separately")
+    top = ks[-1]
+    cap = getattr(m, "max_iterations", None)
+    if cap is not None and top > cap:
+        raise RnncompError(f"this model codes at most {cap} iteration(s), asked for {top}")
+    name = zoo.model_name(m) or "model"
+    by_shape: dict[tuple, list[int]] = defaultdict(list)
+    imgs = [as_image(img) for _, img in images]
+    for i, img in enumerate(imgs):
+        by_shape[img.shape].append(i)
+    # per image: {coder: [bpp per k]}, [scores per k], times
+    bpps = {c: [None] * len(imgs) for c in coders}
+    scores: list[list[dict] | None] = [None] * len(imgs)
+    enc_t = [0.0] * len(imgs)
+    dec_t = {c: [0.0] * len(imgs) for c in coders}
+    bar = _progress_bar(len(imgs), f"{name} ({top} it)", progress)
+    for shape, idx in by_shape.items():
+        for s in range(0, len(idx), batch):
+            chunk = idx[s:s + batch]
+            x = np.stack([imgs[i] for i in chunk])
+            t0 = time.perf_counter()
+            codes = m.encode(x, top)
+            model_enc = (time.perf_counter() - t0) / len(chunk)
+            read_back = []
+            for j, i in enumerate(chunk):
+                enc_t[i] = model_enc
+                back = None
+                for c in coders:
+                    header = Header(height=shape[0], width=shape[1], stride=int(m.stride),
+                                    bits=int(m.config.bits), iterations=top, coder=c,
+                                    model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
+                    t0 = time.perf_counter()
+                    data = bitstream.write(codes.bits[:, j], header)
+                    if c == coders[0]:
+                        enc_t[i] += time.perf_counter() - t0
+                    bpps[c][i] = [8.0 * len(bitstream.truncate(data, k)) / (shape[0] * shape[1]) for k in ks]
+                    t0 = time.perf_counter()
+                    _, bits = bitstream.read_codes(data)
+                    dec_t[c][i] = time.perf_counter() - t0
+                    if back is None or c == "context":
+                        back = bits
+                read_back.append(back)
+            t0 = time.perf_counter()
+            decoder = m.progressive_decoder(shape[:2], len(chunk))
+            per_k: dict[int, np.ndarray] = {}
+            for t in range(1, top + 1):
+                out = decoder.step(np.stack([b[t - 1] for b in read_back]))
+                if t in ks:
+                    per_k[t] = to_uint8(out)
+            model_dec = (time.perf_counter() - t0) / len(chunk)
+            for c in coders:
+                for i in chunk:
+                    dec_t[c][i] += model_dec
+            for i in chunk:
+                scores[i] = []
+            for k in ks:
+                values = distortion(x, per_k[k])
+                for j, i in enumerate(chunk):
+                    scores[i].append({key: float(v[j]) for key, v in values.items()})
+            bar.update(len(chunk))
+    bar.close()
+
+    results = {}
+    for c in coders:
+        res: dict[str, list] = {"bpp": [], "iterations": ks}
+        for key in METRIC_KEYS:
+            res[key] = [float(np.mean([scores[i][n][key] for i in range(len(imgs))])) for n in range(len(ks))]
+        res["bpp"] = [float(np.mean([bpps[c][i][n] for i in range(len(imgs))])) for n in range(len(ks))]
+        res["quality"] = ks
+        res["encoding_time"] = [float(np.mean(enc_t))] * len(ks)
+        res["decoding_time"] = [float(np.mean(dec_t[c]))] * len(ks)
+        result = {
+            "name": f"{name}-{c}",
+            "description": f"rnncomp {name}, {c} entropy coding; quality = iterations; "
+                           f"times per image for the full {top}-iteration file",
+            "model": name,
+            "entropy": c,
+            "results": res,
+            "dataset": {"images": len(imgs), "first_image_shape": list(imgs[0].shape)},
+            "ms_ssim_variant": next(iter(variants)),
+            "machine": machine_info(with_tensorflow=True),
+        }
+        if per_image:
+            result["per_image"] = {
+                images[i][0]: {"bpp": bpps[c][i], **{key: [sc[key] for sc in scores[i]] for key in METRIC_KEYS}}
+                for i in range(len(imgs))}
+        results[c] = result
+    return results
+
+
+def compare(result: dict, anchors: Sequence, bpp_range: tuple[float, float] | None = None) -> list[dict]:
+    """BD-rate (PSNR and MS-SSIM in dB) and RD-AUC gain of ``result`` against each anchor curve.
+
+    ``anchors`` are :class:`rnncomp.plot.Curve` objects (our baseline JSON, a
+    published anchor). BD-rate (PCHIP) runs over the qualities both curves reach,
+    within ``bpp_range`` when given; the AUC gain over ``bpp_range`` or the rates
+    both curves cover. A negative BD-rate means ``result`` needs fewer bits.
+    """
+    from rnncomp import rd
+    from rnncomp.metrics import ms_ssim_db
+    from rnncomp.plot import Curve
+
+    ours = Curve(result["name"])
+    for key in ("psnr-rgb", "ms-ssim-rgb"):
+        ours.bpp[key] = np.asarray(result["results"]["bpp"], float)
+        ours.values[key] = np.asarray(result["results"][key], float)
+    rows = []
+    for anchor in anchors:
+        row = {"anchor": anchor.name, "source": anchor.source}
+        for key, label in (("psnr-rgb", "psnr"), ("ms-ssim-rgb", "ms-ssim-db")):
+            if key not in anchor.values:
+                continue
+            ra, qa = anchor.get(key)
+            rt, qt = ours.get(key)
+            if key == "ms-ssim-rgb":
+                qa, qt = ms_ssim_db(qa), ms_ssim_db(qt)
+            lo, hi = max(ra.min(), rt.min()), min(ra.max(), rt.max())
+            if bpp_range is not None:
+                lo, hi = max(lo, bpp_range[0]), min(hi, bpp_range[1])
+            row["bpp_range"] = [round(float(lo), 4), round(float(hi), 4)]
+            try:  # BD-rate over the qualities both reach (within bpp_range if given)
+                row[f"bd_rate_{label}"] = float(rd.bd_rate(ra, qa, rt, qt, method="pchip", rate_range=bpp_range))
+            except (RnncompError, ValueError) as e:
+                row[f"bd_rate_{label}"] = None
+                row[f"error_{label}"] = str(e)
+            row[f"auc_gain_{label}"] = (float(rd.rd_auc_gain(ra, qa, rt, qt, (lo, hi))) if hi > lo else None)
+        rows.append(row)
+    return rows
 
 
 def write_result(result: dict, path: str | Path, command: str | None = None) -> Path:
