@@ -36,7 +36,7 @@ setup(
     description=__doc__,
     python_requires=">=3.10",
     packages=find_packages(include=["rnncomp", "rnncomp.*"]),
-    package_data={"rnncomp": ["samples/*/*", "samples/*.md", "weights/*"]},
+    package_data={"rnncomp": ["samples/*/*", "samples/*.md", "weights/*/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["rnncomp = rnncomp.cli:main"]},

@@ -236,6 +236,22 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from rnncomp.demo import run_demo
+
+    _quiet_tensorflow()
+    run_demo(args.model, args.out, args.iterations, args.thumbs, args.entropy)
+    return 0
+
+
+def cmd_ship(args) -> int:
+    from rnncomp.zoo import ship
+
+    dest = ship(args.checkpoint, args.name, args.run_dir)
+    print(f"shipped {args.checkpoint} as {args.name} -> {dest}")
+    return 0
+
+
 def cmd_recipes(args) -> int:
     from rnncomp.recipes import compare_recipes
 
@@ -677,6 +693,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-per-image", action="store_true", help="only the means (for large sets)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
+
+    dm = sub.add_parser("demo", formatter_class=fmt,
+                        help="the shipped codec on the bundled samples, beside JPEG at the same size",
+                        description="Compress and decompress the bundled sample images with the shipped "
+                                    "model (real .rnc files), and JPEG each at the highest quality that "
+                                    "is no larger; print bytes, PSNR and MS-SSIM; write side-by-side PNGs.")
+    dm.add_argument("--model", help="model name or path (default: the shipped rnncomp-default)")
+    dm.add_argument("--out", default="results/demo", help="output folder")
+    dm.add_argument("--iterations", type=_iterations, default=[2, 4, 8],
+                    help="iteration counts (K, LO-HI or a comma list)")
+    dm.add_argument("--thumbs", type=int, default=4, help="how many bundled 32x32 thumbnails to add")
+    dm.add_argument("--entropy", default="context", choices=["raw", "huffman", "context"])
+    dm.set_defaults(func=cmd_demo)
+
+    sh = sub.add_parser("ship", formatter_class=fmt, help="copy a checkpoint's model into rnncomp/weights/NAME",
+                        description="Ship a training checkpoint as a named model (config + weights + "
+                                    "training.json with the step, training time and last validation).")
+    sh.add_argument("checkpoint", help="runs/NAME/checkpoints/step-NNNNNNNN")
+    sh.add_argument("--name", default="rnncomp-default", help="the shipped model's name")
+    sh.add_argument("--run-dir", help="the run folder (default: the checkpoint's)")
+    sh.set_defaults(func=cmd_ship)
 
     rc = sub.add_parser("recipes", formatter_class=fmt,
                         help="equal-wall-time comparison of training recipes on one validation set",

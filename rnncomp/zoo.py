@@ -27,12 +27,16 @@ from rnncomp.errors import RnncompError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "ship",
     "fingerprint",
     "load_model",
     "model_name",
     "shipped_models",
     "weights_dir",
 ]
+
+#: What a shipped model folder holds besides config.json + model.weights.h5.
+TRAINING_FILE = "training.json"
 
 #: The model ``rnncomp compress`` uses without ``--model``.
 DEFAULT_MODEL = "rnncomp-default"
@@ -165,3 +169,42 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
         h.update(f"{path}|{dtype.str}|{value.shape}".encode())
         h.update(value.astype(dtype, copy=False).tobytes())
     return h.digest()[:nbytes]
+
+
+def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None) -> Path:
+    """Copies a training checkpoint's model (config + weights, no optimizer) into ``rnncomp/weights/name``.
+
+    Writes ``training.json`` beside it: the step, the training seconds recorded
+    by the trainer, the experiment config, and the run's last validation line
+    (``run_dir`` defaults to the checkpoint's run folder).
+    """
+    import shutil
+    import time
+
+    from rnncomp.provenance import machine_info
+
+    src = Path(checkpoint)
+    if not _is_checkpoint(src):
+        raise RnncompError(f"{src}: not a checkpoint folder (it needs config.json and model.weights.h5)")
+    run_dir = Path(run_dir) if run_dir else src.parent.parent
+    dest = Path(dest) if dest else weights_dir() / name
+    size = (src / "model.weights.h5").stat().st_size
+    if size >= 20 * 2**20:
+        raise RnncompError(f"{src}/model.weights.h5 is {size / 2**20:.1f} MiB: shipped files stay under 20 MB")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in ("config.json", "model.weights.h5"):
+        shutil.copyfile(src / f, dest / f)
+    state = json.loads((src / "state.json").read_text()) if (src / "state.json").is_file() else {}
+    info = {"name": name, "checkpoint": str(src), "step": state.get("step"),
+            "train_seconds_recorded": state.get("train_seconds"), "shipped": time.strftime("%Y-%m-%d"),
+            "machine": machine_info()}
+    if (run_dir / "config.json").is_file():
+        info["experiment"] = json.loads((run_dir / "config.json").read_text())
+    val = run_dir / "validation.jsonl"
+    if val.is_file():
+        lines = [json.loads(x) for x in val.read_text().splitlines() if x.strip()]
+        done = [x for x in lines if state.get("step") is None or x["step"] <= state["step"]]
+        if done:
+            info["validation"] = done[-1]
+    (dest / TRAINING_FILE).write_text(json.dumps(info, indent=1) + "\n")
+    return dest
