@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard bench-train baselines-kodak baselines-thumbs plot-kodak clean
+.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak evaluate evaluate-thumbs clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,8 +27,8 @@ $(VENV)/.installed: setup.py
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-run: install ## the main job on built-in defaults: baselines on the bundled sample images
-	$(BIN)/rnncomp baselines --out results/samples
+run: install ## the main job on built-in defaults: the shipped codec vs JPEG on the bundled samples
+	$(BIN)/rnncomp demo --out results/demo
 
 test: install ## the default (fast) test suite
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -38,6 +38,9 @@ test-all: install ## every test, slow ones included
 
 train: install ## train CONFIG (default experiments/default.json); resumes the run if it has checkpoints
 	$(BIN)/rnncomp train --config $(CONFIG) $$(ls -d runs/$$(basename $(CONFIG) .json)/checkpoints/step-* >/dev/null 2>&1 && echo --resume)
+
+recipes: install ## equal-wall-time comparison of experiments/recipes/*.json (MINUTES each, default 4)
+	$(BIN)/rnncomp recipes experiments/recipes/*.json --minutes $(or $(MINUTES),4) --out $(RESULTS)/recipes
 
 bench-train: install ## training-speed table: full/half/quarter width, 32/64 patches, batch 32, 8 iterations
 	$(BIN)/python -m rnncomp.bench_train --json $(RESULTS)/bench-train.json | tee $(RESULTS)/bench-train.txt
@@ -58,6 +61,28 @@ plot-kodak: install ## our Kodak curves beside the published anchors
 baselines-thumbs: install ## classical codecs on the 1,000 hold-out 32x32 thumbnails -> $(RESULTS)/thumbs32
 	$(BIN)/rnncomp baselines --data $(DATA)/thumbs32/cifar10_train_09.npz --no-per-image \
 	  --codecs jpeg,jpeg-headerless,jpeg2000,webp,heif,avif --out $(RESULTS)/thumbs32
+
+KODAK_REFS = $(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json $(RESULTS)/kodak/webp.json \
+  $(RESULTS)/kodak/jpeg2000.json $(RESULTS)/kodak/heif.json $(RESULTS)/kodak/avif.json \
+  $(ANCHORS)/tfc/MS-SSIM_sRGB_RGB/toderici-2017-cvpr.txt $(ANCHORS)/tfc/MS-SSIM_sRGB_RGB/johnston-2017-cvpr.txt
+MODEL ?= rnncomp-default
+
+evaluate: install ## the shipped codec on the 24 Kodak images (every entropy coder) vs codecs and anchors
+	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) --entropy all --iterations 1-$(or $(ITERATIONS),8) \
+	  --out $(RESULTS)/kodak/$(MODEL).json --compare $(KODAK_REFS) --plot $(RESULTS)/kodak/rd-$(MODEL).png --bpp-max 2
+	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(MODEL)-*.json --against $(KODAK_REFS) \
+	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(MODEL).md
+
+THUMBS_REFS = $(RESULTS)/thumbs32/jpeg-headerless.json $(RESULTS)/thumbs32/webp.json \
+  $(RESULTS)/thumbs32/jpeg2000.json $(RESULTS)/thumbs32/jpeg.json
+
+evaluate-thumbs: install ## the shipped codec on the 1,000 hold-out thumbnails vs header-less JPEG, WebP, JPEG 2000
+	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(MODEL) --entropy all \
+	  --iterations 1-$(or $(ITERATIONS),8) --no-per-image --batch 250 --out $(RESULTS)/thumbs32/$(MODEL).json \
+	  --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(MODEL).png
+	$(BIN)/rnncomp report --ours $(RESULTS)/thumbs32/$(MODEL)-*.json --against $(THUMBS_REFS) --pixels 1024 \
+	  --metric ssim-rgb --metric ms-ssim-rgb --at-quality 0.5,0.6,0.67,0.7,0.8,0.9 \
+	  --out $(RESULTS)/thumbs32/equal-quality-$(MODEL).md
 
 clean: ## remove caches and local results (keeps $(VENV))
 	rm -rf .pytest_cache results build *.egg-info

@@ -236,6 +236,33 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    import json as _json
+
+    from rnncomp.plot import load_curve
+    from rnncomp.report import bd_markdown, equal_quality_markdown, write
+
+    ours_files = _curve_files(args.ours)
+    ours_docs = []
+    for p in ours_files:
+        try:
+            ours_docs.append(_json.loads(p.read_text()))
+        except ValueError as e:
+            raise RnncompError(f"{p}: not valid JSON ({e})") from None
+    ours_curves = [load_curve(p) for p in ours_files]
+    against = [load_curve(p) for p in _curve_files(args.against)]
+    rng = f" within {args.bpp_range[0]:g}-{args.bpp_range[1]:g} bpp" if args.bpp_range else ""
+    text = f"BD-rates (PCHIP{rng}; negative = fewer bits than the reference):\n\n"
+    text += bd_markdown(ours_docs, against, args.bpp_range)
+    for metric in args.metric or []:
+        text += "\n" + equal_quality_markdown(ours_curves, against, metric, args.at_quality or [],
+                                              args.pixels)
+    text += f"\n`rnncomp {' '.join(shlex.quote(a) for a in args.argv)}`\n"
+    print(text, end="")
+    write(text, args.out)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from rnncomp.demo import run_demo
 
@@ -693,6 +720,20 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-per-image", action="store_true", help="only the means (for large sets)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
+
+    rp = sub.add_parser("report", formatter_class=fmt, help="BD-rate and equal-quality tables (Markdown)",
+                        description="BD-rates of our result files against every reference curve, and "
+                                    "(with --metric and --at-quality) the rate each codec needs for equal "
+                                    "quality.")
+    rp.add_argument("--ours", nargs="+", required=True, help="our result JSON files (or folders)")
+    rp.add_argument("--against", nargs="+", required=True, help="baseline JSON / anchor .txt files")
+    rp.add_argument("--bpp-range", type=_range, help="LO,HI: BD-rates within this rate range")
+    rp.add_argument("--metric", action="append", help="metric of an equal-quality table (repeatable), "
+                                                      "e.g. ssim-rgb, ms-ssim-rgb")
+    rp.add_argument("--at-quality", type=_floats, help="target qualities of the equal-quality tables")
+    rp.add_argument("--pixels", type=int, help="pixels per image: report bytes instead of bpp")
+    rp.add_argument("--out", help="also write the Markdown here")
+    rp.set_defaults(func=cmd_report)
 
     dm = sub.add_parser("demo", formatter_class=fmt,
                         help="the shipped codec on the bundled samples, beside JPEG at the same size",

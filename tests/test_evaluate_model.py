@@ -86,3 +86,28 @@ def test_cli_evaluate_writes_one_result_per_coder_and_a_plot(tiny, samples_dir):
     bad = subprocess.run([sys.executable, "-m", "rnncomp.cli", "evaluate", "--model", "ck", "--iterations",
                           "0-2", "--out", "x.json"], cwd=root, env=ENV, capture_output=True, text=True)
     assert bad.returncode == 2 and "counts >= 1" in bad.stderr
+
+
+def test_rate_at_quality_interpolates_log_rate_on_the_upper_envelope():
+    from rnncomp.report import rate_at_quality
+
+    bpp, q = [0.1, 0.2, 0.4, 0.3], [0.5, 0.6, 0.8, 0.55]  # (0.3, 0.55) is dominated by (0.2, 0.6)
+    assert rate_at_quality(bpp, q, 0.6) == pytest.approx(0.2)
+    assert rate_at_quality(bpp, q, 0.7) == pytest.approx(np.sqrt(0.2 * 0.4))
+    assert rate_at_quality(bpp, q, 0.45) is None and rate_at_quality(bpp, q, 0.81) is None
+
+
+def test_cli_report_tables(tmp_path):
+    curve = {"name": "x", "results": {"bpp": [0.1, 0.2, 0.4], "ssim-rgb": [0.5, 0.6, 0.8],
+                                      "psnr-rgb": [20.0, 22.0, 25.0], "ms-ssim-rgb": [0.7, 0.8, 0.9]}}
+    half = {**curve, "name": "y", "results": {**curve["results"], "bpp": [0.05, 0.1, 0.2]}}
+    (tmp_path / "x.json").write_text(json.dumps(curve))
+    (tmp_path / "y.json").write_text(json.dumps(half))
+    p = subprocess.run([sys.executable, "-m", "rnncomp.cli", "report", "--ours", "y.json", "--against",
+                        "x.json", "--metric", "ssim-rgb", "--at-quality", "0.6,0.9", "--pixels", "1024",
+                        "--out", "r.md"], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "r.md").read_text()
+    assert "| y | x | -50.0% | -50.0% |" in text
+    assert "| 0.6 | 12.8 | 25.6 | +50.0% |" in text  # 0.1 vs 0.2 bpp at 1024 px
+    assert "| 0.9 |  |  | n/a |" in text
