@@ -78,7 +78,7 @@ THUMBS_REFS = $(RESULTS)/thumbs32/jpeg-headerless.json $(RESULTS)/thumbs32/webp.
 
 evaluate-thumbs: install ## the shipped codec on the 1,000 hold-out thumbnails vs header-less JPEG, WebP, JPEG 2000
 	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(MODEL) --entropy all \
-	  --iterations 1-$(or $(ITERATIONS),8) --no-per-image --batch 250 --out $(RESULTS)/thumbs32/$(MODEL).json \
+	  --iterations 1-$(or $(ITERATIONS),8) --no-per-image --headerless --batch 250 --out $(RESULTS)/thumbs32/$(MODEL).json \
 	  --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(MODEL).png
 	$(BIN)/rnncomp report --ours $(RESULTS)/thumbs32/$(MODEL)-*.json --against $(THUMBS_REFS) --pixels 1024 \
 	  --metric ssim-rgb --metric ms-ssim-rgb --at-quality 0.5,0.6,0.67,0.7,0.8,0.9 \

@@ -59,7 +59,9 @@ __all__ = [
     "iter_codes",
     "read_codes",
     "read_header",
+    "restore_header",
     "split_chunks",
+    "strip_header",
     "truncate",
     "verify",
     "write",
@@ -510,6 +512,24 @@ def truncate(data: bytes, iterations: int) -> bytes:
     if not 1 <= iterations <= header.iterations:
         raise RnncompError(f"iterations must be in 1..{header.iterations}, got {iterations}")
     return _serialize(replace(header, iterations=iterations), payloads[:iterations])
+
+
+def strip_header(data: bytes) -> bytes:
+    """The file without its header: what a page of same-sized thumbnails needs to send per image.
+
+    Like header-less JPEG, the header is the same for every file of one model,
+    coder, image size and iteration count, so it can be sent once (or known);
+    :func:`restore_header` puts it back. The checks still cover the header, so
+    a wrong restored header is detected.
+    """
+    data = bytes(data)
+    _, pos = _parse_header(data)
+    return data[pos:]
+
+
+def restore_header(body: bytes, header: Header) -> bytes:
+    """A complete file from :func:`strip_header`'s output and the shared header."""
+    return _pack_header(header) + bytes(body)
 
 
 def describe(data: bytes) -> dict:

@@ -118,7 +118,9 @@ def cmd_evaluate(args) -> int:
     print(f"{len(images)} images from {data}; {model.config.name}, iterations {ks[0]}-{ks[-1]}, "
           f"entropy {', '.join(coders)}", file=sys.stderr)
     results = evaluate_model(model, images, ks, coders, batch=args.batch,
-                             per_image=not args.no_per_image, progress=not args.quiet)
+                             per_image=not args.no_per_image, progress=not args.quiet,
+                             headerless=args.headerless)
+    coders = list(results)
     anchors = [load_curve(p) for p in _curve_files(args.compare)] if args.compare else []
     command = "rnncomp " + " ".join(shlex.quote(a) for a in args.argv)
     out = Path(args.out)
@@ -715,6 +717,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--compare", nargs="+", help="baseline JSON / anchor .txt files (or folders) to "
                                                   "compute BD-rates against")
     ev.add_argument("--bpp-range", type=_range, help="LO,HI: restrict the BD-rates to this rate range")
+    ev.add_argument("--headerless", action="store_true",
+                    help="also report each coder's rate without the file header (like header-less JPEG)")
     ev.add_argument("--limit", type=_positive_int, help="use only the first N images")
     ev.add_argument("--batch", type=_positive_int, default=64, help="images of one size coded per model call")
     ev.add_argument("--no-per-image", action="store_true", help="only the means (for large sets)")

@@ -156,6 +156,7 @@ def evaluate_model(
     batch: int = 64,
     per_image: bool = True,
     progress: bool = True,
+    headerless: bool = False,
 ) -> dict[str, dict]:
     """A binary codec (recurrent or conv/deconv) through real ``.rnc`` files; one result per coder.
 
@@ -168,6 +169,11 @@ def evaluate_model(
     the image after k iterations is the one ``rnncomp decompress`` gives for the
     k-iteration file, so every coder shares the distortion and differs in bpp.
     Times are per image: model + entropy coding for the full file.
+
+    ``headerless`` adds a result ``<coder>-headerless`` per coder whose rate
+    leaves out the file's header (``bitstream.strip_header``), the counterpart
+    of header-less JPEG for same-sized thumbnails: the header is the same for
+    all of them and ``bitstream.restore_header`` puts it back.
     """
     from rnncomp import bitstream, zoo
     from rnncomp.bitstream import Header
@@ -197,7 +203,8 @@ def evaluate_model(
     for i, img in enumerate(imgs):
         by_shape[img.shape].append(i)
     # per image: {coder: [bpp per k]}, [scores per k], times
-    bpps = {c: [None] * len(imgs) for c in coders}
+    names = list(coders) + ([f"{c}-headerless" for c in coders] if headerless else [])
+    bpps = {c: [None] * len(imgs) for c in names}
     scores: list[list[dict] | None] = [None] * len(imgs)
     enc_t = [0.0] * len(imgs)
     dec_t = {c: [0.0] * len(imgs) for c in coders}
@@ -221,7 +228,11 @@ def evaluate_model(
                     data = bitstream.write(codes.bits[:, j], header)
                     if c == coders[0]:
                         enc_t[i] += time.perf_counter() - t0
-                    bpps[c][i] = [8.0 * len(bitstream.truncate(data, k)) / (shape[0] * shape[1]) for k in ks]
+                    cut = [bitstream.truncate(data, k) for k in ks]
+                    bpps[c][i] = [8.0 * len(f) / (shape[0] * shape[1]) for f in cut]
+                    if headerless:
+                        bpps[f"{c}-headerless"][i] = [8.0 * len(bitstream.strip_header(f)) / (shape[0] * shape[1])
+                                                      for f in cut]
                     t0 = time.perf_counter()
                     _, bits = bitstream.read_codes(data)
                     dec_t[c][i] = time.perf_counter() - t0
@@ -249,20 +260,24 @@ def evaluate_model(
     bar.close()
 
     results = {}
-    for c in coders:
+    for c in names:
+        coder = c.split("-")[0]
         res: dict[str, list] = {"bpp": [], "iterations": ks}
         for key in METRIC_KEYS:
             res[key] = [float(np.mean([scores[i][n][key] for i in range(len(imgs))])) for n in range(len(ks))]
         res["bpp"] = [float(np.mean([bpps[c][i][n] for i in range(len(imgs))])) for n in range(len(ks))]
         res["quality"] = ks
         res["encoding_time"] = [float(np.mean(enc_t))] * len(ks)
-        res["decoding_time"] = [float(np.mean(dec_t[c]))] * len(ks)
+        res["decoding_time"] = [float(np.mean(dec_t[coder]))] * len(ks)
         result = {
             "name": f"{name}-{c}",
-            "description": f"rnncomp {name}, {c} entropy coding; quality = iterations; "
-                           f"times per image for the full {top}-iteration file",
+            "description": f"rnncomp {name}, {coder} entropy coding; quality = iterations; "
+                           f"times per image for the full {top}-iteration file"
+                           + ("; rate without the file header (shared by all same-sized images)"
+                              if c.endswith("-headerless") else ""),
             "model": name,
-            "entropy": c,
+            "entropy": coder,
+            "headerless": c.endswith("-headerless"),
             "results": res,
             "dataset": {"images": len(imgs), "first_image_shape": list(imgs[0].shape)},
             "ms_ssim_variant": next(iter(variants)),

@@ -274,3 +274,20 @@ def test_split_chunks_sizes():
     for n in range(len(data)):
         with pytest.raises(BitstreamError):
             bitstream.verify(data[:n])
+
+
+@pytest.mark.parametrize("coder", CODERS)
+def test_strip_and_restore_header_round_trip_and_a_wrong_header_is_caught(coder):
+    from dataclasses import replace
+
+    from rnncomp.bitstream import restore_header, strip_header
+
+    data, codes = make_file(coder, 3, height=32, width=32)
+    header = read_header(data)
+    body = strip_header(data)
+    assert len(data) - len(body) == 13  # the 32x32 header of docs/bitstream.md
+    back = restore_header(body, header)
+    assert back == data
+    np.testing.assert_array_equal(read_codes(back)[1], codes)
+    with pytest.raises(BitstreamError):
+        read_codes(restore_header(body, replace(header, width=48)))

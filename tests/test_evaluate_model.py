@@ -74,13 +74,17 @@ def test_cli_evaluate_writes_one_result_per_coder_and_a_plot(tiny, samples_dir):
     p = subprocess.run([sys.executable, "-m", "rnncomp.cli", "evaluate", "--data",
                         samples_dir / "thumbs32" / "thumbs32-sample.npz", "--limit", "4", "--model", "ck",
                         "--iterations", "1-3", "--entropy", "all", "--out", "res/tiny.json",
-                        "--plot", "res/rd.png", "--quiet"], cwd=root, env=ENV, capture_output=True,
+                        "--plot", "res/rd.png", "--quiet", "--headerless"], cwd=root, env=ENV, capture_output=True,
                        text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     for c in ("raw", "huffman", "context"):
         doc = json.loads((root / "res" / f"tiny-{c}.json").read_text())
         assert doc["results"]["quality"] == [1, 2, 3] and len(doc["per_image"]) == 4
         assert doc["command"].startswith("rnncomp evaluate")
+        bare = json.loads((root / "res" / f"tiny-{c}-headerless.json").read_text())
+        assert bare["headerless"] and bare["results"]["psnr-rgb"] == doc["results"]["psnr-rgb"]
+        # the 13-byte header of a 32x32 file with an unshipped model
+        assert np.allclose(np.subtract(doc["results"]["bpp"], bare["results"]["bpp"]), 13 * 8 / 1024)
     assert (root / "res" / "rd.png").stat().st_size > 0
     assert p.stdout.splitlines()[0].split()[:2] == ["iter", "bpp"]
     bad = subprocess.run([sys.executable, "-m", "rnncomp.cli", "evaluate", "--model", "ck", "--iterations",
