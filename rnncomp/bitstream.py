@@ -381,7 +381,7 @@ def _iter_payloads(data: bytes, header: Header, pos: int, limit: int, partial: b
         if header.coder != "raw" and n < raw:
             from rnncomp.entropy.context import min_payload_bytes
 
-            if header.coder == "context" and n < min_payload_bytes(header.iteration_bits):
+            if header.coder in ("context", "prior") and n < min_payload_bytes(header.iteration_bits):
                 if partial and last:
                     return
                 raise BitstreamError(f"corrupt file: {where} is too short to hold its bits")
@@ -432,12 +432,12 @@ def verify(data: bytes, iterations: int | None = None, partial: bool = False) ->
 # --- codes in and out --------------------------------------------------------------------------
 
 
-def write(bits, header: Header) -> bytes:
+def write(bits, header: Header, prior=None) -> bytes:
     """Entropy-codes ``bits`` ``(k, h, w, bits)`` (values 0/1) into a file with ``header``.
 
     ``header.iterations`` must be ``k``; ``header.coder`` picks the coder. A
     chunk whose coded payload would not be shorter than the raw packing is
-    stored raw.
+    stored raw. ``prior``: the model's context prior (the ``prior`` coder needs it).
     """
     from rnncomp.entropy import new_coder, pack_raw
 
@@ -447,7 +447,7 @@ def write(bits, header: Header) -> bytes:
             f"bits of shape {bits.shape} do not match the header "
             f"({header.iterations},) + {header.iteration_shape}"
         )
-    coder = new_coder(header.coder, *header.iteration_shape)
+    coder = new_coder(header.coder, *header.iteration_shape, prior=prior)
     payloads = []
     for t in range(header.iterations):
         payload = coder.encode(bits[t])
@@ -457,7 +457,8 @@ def write(bits, header: Header) -> bytes:
     return _serialize(header, payloads)
 
 
-def iter_codes(data: bytes, iterations: int | None = None, partial: bool = False) -> Iterator[np.ndarray]:
+def iter_codes(data: bytes, iterations: int | None = None, partial: bool = False,
+               prior=None) -> Iterator[np.ndarray]:
     """Yields the bits ``(h, w, bits)`` uint8 of each iteration in order, as chunks are verified.
 
     A progressive reader draws an image after each item. ``iterations`` stops
@@ -473,7 +474,7 @@ def iter_codes(data: bytes, iterations: int | None = None, partial: bool = False
         raise RnncompError(f"iterations must be >= 1, got {iterations}")
     if limit > header.iterations:
         raise RnncompError(f"the file holds {header.iterations} iteration(s), {limit} asked for")
-    coder = new_coder(header.coder, *header.iteration_shape)
+    coder = new_coder(header.coder, *header.iteration_shape, prior=prior)
     count = 0
     for payload in _iter_payloads(data, header, pos, limit, partial):
         if len(payload) == header.raw_chunk_size:
@@ -490,14 +491,15 @@ def iter_codes(data: bytes, iterations: int | None = None, partial: bool = False
         raise BitstreamError("truncated file: not even the first iteration is complete")
 
 
-def read_codes(data: bytes, iterations: int | None = None, partial: bool = False) -> tuple[Header, np.ndarray]:
+def read_codes(data: bytes, iterations: int | None = None, partial: bool = False,
+               prior=None) -> tuple[Header, np.ndarray]:
     """The header and the bits ``(j, h, w, bits)`` of the first ``j`` iterations.
 
     ``j`` is ``iterations`` (default: all of them, or with ``partial`` all that
     are complete).
     """
     header = read_header(data)
-    bits = np.stack(list(iter_codes(data, iterations, partial)))
+    bits = np.stack(list(iter_codes(data, iterations, partial, prior)))
     return header, bits
 
 

@@ -105,15 +105,16 @@ def _iterations(text: str) -> list[int]:
 
 
 def cmd_evaluate(args) -> int:
-    from rnncomp.codec import ENTROPY_CODERS, resolve_model
+    from rnncomp.codec import ENTROPY_CODERS, model_prior, resolve_model
     from rnncomp.evaluate import compare, evaluate_model, write_result
     from rnncomp.images import load_images, sample_images_dir
     from rnncomp.plot import load_curve, plot_rd
 
     data = Path(args.data) if args.data else sample_images_dir() / "kodak"
-    coders = list(ENTROPY_CODERS) if args.entropy == "all" else [args.entropy]
     images = load_images(data, limit=args.limit)
     model = resolve_model(args.model)
+    coders = ([c for c in ENTROPY_CODERS if c != "prior" or model_prior(model) is not None]
+              if args.entropy == "all" else [args.entropy])
     ks = args.iterations or list(range(1, int(model.config.iterations) + 1))
     print(f"{len(images)} images from {data}; {model.config.name}, iterations {ks[0]}-{ks[-1]}, "
           f"entropy {', '.join(coders)}", file=sys.stderr)
@@ -262,6 +263,43 @@ def cmd_report(args) -> int:
     text += f"\n`rnncomp {' '.join(shlex.quote(a) for a in args.argv)}`\n"
     print(text, end="")
     write(text, args.out)
+    return 0
+
+
+def cmd_fit_prior(args) -> int:
+    import numpy as np
+
+    from rnncomp.codec import resolve_model
+    from rnncomp.entropy.prior import fit_prior, save_prior
+    from rnncomp.images import iter_images
+
+    model = resolve_model(args.model)
+    rng = np.random.default_rng(args.seed)
+    crops = []
+    for source in args.data:
+        for _, img in iter_images(source, limit=args.limit):
+            h, w = img.shape[:2]
+            if args.crop and min(h, w) > args.crop:
+                y, x = rng.integers(0, h - args.crop + 1), rng.integers(0, w - args.crop + 1)
+                img = img[y:y + args.crop, x:x + args.crop]
+            crops.append(img)
+    if not crops:
+        raise RnncompError("no images to fit the prior on")
+    by_shape: dict = {}
+    for img in crops:
+        by_shape.setdefault(img.shape, []).append(img)
+
+    def codes():
+        for group in by_shape.values():
+            for s in range(0, len(group), 256):
+                bits = model.encode(np.stack(group[s:s + 256]), args.iterations).bits
+                for j in range(bits.shape[1]):
+                    yield bits[:, j]
+
+    prior = fit_prior(codes(), weight=args.weight)
+    path = save_prior(args.out, prior)
+    print(f"context prior from {int(prior['images'])} images ({len(by_shape)} sizes), weight {args.weight} "
+          f"-> {path}")
     return 0
 
 
@@ -598,8 +636,9 @@ def _add_codec_parsers(sub, fmt) -> None:
                       help="iterations to code (default: the model's trained number)")
     rate.add_argument("--bpp", type=_bpp, metavar="B",
                       help="the most iterations whose file stays within B bits per pixel")
-    co.add_argument("--entropy", default="context", choices=["raw", "huffman", "context"],
-                    help="entropy coder of the binary codes")
+    co.add_argument("--entropy", choices=["raw", "huffman", "context", "prior"],
+                    help="entropy coder of the binary codes (default: prior if the model has a context "
+                         "prior, else context)")
     co.add_argument("--force", action="store_true", help="overwrite existing outputs")
     co.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
     co.set_defaults(func=cmd_compress)
@@ -709,8 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="shipped model name, checkpoint folder or .keras (default: rnncomp-default)")
     ev.add_argument("--iterations", type=_iterations,
                     help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
-    ev.add_argument("--entropy", default="context", choices=["raw", "huffman", "context", "all"],
-                    help="entropy coder; 'all' writes one result per coder (OUT-<coder>.json)")
+    ev.add_argument("--entropy", default="context", choices=["raw", "huffman", "context", "prior", "all"],
+                    help="entropy coder; 'all' writes one result per coder (OUT-<coder>.json; "
+                         "prior only for a model with a context prior)")
     ev.add_argument("--out", required=True, help="result JSON file")
     ev.add_argument("--plot", help="also draw the curves (with --compare's) to this image file")
     ev.add_argument("--bpp-max", type=float, help="plot only up to this rate")
@@ -739,6 +779,22 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="also write the Markdown here")
     rp.set_defaults(func=cmd_report)
 
+    fp = sub.add_parser("fit-prior", formatter_class=fmt,
+                        help="fit the 'prior' entropy coder's starting counts to a model's codes",
+                        description="Encode training images with the model, count the context coder's "
+                                    "statistics, and save them (scaled to --weight per context) as the "
+                                    "model's context prior. Put it in the model folder as "
+                                    "context-prior.npz; the fingerprint then covers it.")
+    fp.add_argument("--model", required=True, help="model name or checkpoint folder")
+    fp.add_argument("--data", nargs="+", required=True, help="training images: folders, images or .npz")
+    fp.add_argument("--limit", type=_positive_int, help="at most N images per source")
+    fp.add_argument("--crop", type=_positive_int, help="a seeded random SxS crop of larger images")
+    fp.add_argument("--iterations", type=_positive_int, default=8, help="iterations to count")
+    fp.add_argument("--weight", type=_positive_int, default=512, help="largest total count per context")
+    fp.add_argument("--seed", type=int, default=0, help="seed of the crops")
+    fp.add_argument("--out", required=True, help="output .npz (e.g. MODEL_FOLDER/context-prior.npz)")
+    fp.set_defaults(func=cmd_fit_prior)
+
     dm = sub.add_parser("demo", formatter_class=fmt,
                         help="the shipped codec on the bundled samples, beside JPEG at the same size",
                         description="Compress and decompress the bundled sample images with the shipped "
@@ -749,7 +805,8 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--iterations", type=_iterations, default=[2, 4, 8],
                     help="iteration counts (K, LO-HI or a comma list)")
     dm.add_argument("--thumbs", type=int, default=4, help="how many bundled 32x32 thumbnails to add")
-    dm.add_argument("--entropy", default="context", choices=["raw", "huffman", "context"])
+    dm.add_argument("--entropy", choices=["raw", "huffman", "context", "prior"],
+                    help="default: prior if the model has a context prior, else context")
     dm.set_defaults(func=cmd_demo)
 
     sh = sub.add_parser("ship", formatter_class=fmt, help="copy a checkpoint's model into rnncomp/weights/NAME",

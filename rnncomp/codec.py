@@ -40,8 +40,19 @@ __all__ = [
     "to_uint8",
 ]
 
-ENTROPY_CODERS = ("raw", "huffman", "context")
-DEFAULT_ENTROPY = "context"
+ENTROPY_CODERS = ("raw", "huffman", "context", "prior")
+#: None: ``prior`` when the model ships a context prior, else ``context``.
+DEFAULT_ENTROPY = None
+
+
+def model_prior(model):
+    """The model's fitted context prior (``rnncomp.entropy.prior``), or None."""
+    return getattr(model, "context_prior", None)
+
+
+def default_entropy(model) -> str:
+    """``prior`` for a model with a context prior, else ``context``."""
+    return "prior" if model_prior(model) is not None else "context"
 
 
 def to_uint8(x) -> np.ndarray:
@@ -104,7 +115,8 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
             ``config.iterations``). Exclusive with ``bpp``.
         bpp: target rate: the largest number of iterations (up to
             ``config.iterations``) whose file is at most ``bpp`` bits per pixel.
-        entropy: ``"raw"``, ``"huffman"`` or ``"context"`` (the default).
+        entropy: ``"raw"``, ``"huffman"``, ``"context"`` or ``"prior"`` (needs a
+            model with a context prior); default: ``prior`` if the model has one, else ``context``.
 
     Returns:
         The file's bytes.
@@ -113,11 +125,14 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
 
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
+    m = resolve_model(model)
+    entropy = entropy or default_entropy(m)
     if entropy not in ENTROPY_CODERS:
         raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of {', '.join(ENTROPY_CODERS)}")
+    if entropy == "prior" and model_prior(m) is None:
+        raise RnncompError("this model has no context prior: use --entropy context (or fit one: rnncomp fit-prior)")
     img = as_image(image)
     height, width = img.shape[:2]
-    m = resolve_model(model)
     default_k = int(m.config.iterations)
     if bpp is not None:
         if not bpp > 0:
@@ -137,7 +152,7 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
     except BitstreamError as e:
         raise RnncompError(f"cannot write this image: {e}") from None
     codes = m.encode(img, k)
-    data = bitstream.write(codes.bits[:, 0], header)
+    data = bitstream.write(codes.bits[:, 0], header, prior=model_prior(m))
     if bpp is not None:
         pixels = float(height * width)
         fits = [j for j in range(1, k + 1) if 8.0 * len(bitstream.truncate(data, j)) / pixels <= bpp]
@@ -194,7 +209,7 @@ def decompress_progressive(data: bytes, model=None, iterations: int | None = Non
     m = _model_for(header, model)
     _check_model(header, m)
     decoder = m.progressive_decoder((header.height, header.width), 1)
-    for bits in bitstream.iter_codes(data, iterations, partial):
+    for bits in bitstream.iter_codes(data, iterations, partial, prior=model_prior(m)):
         yield to_uint8(decoder.step(bits[None])[0])
 
 
@@ -218,7 +233,7 @@ def decompress(data: bytes, model=None, iterations: int | None = None, partial: 
     return out
 
 
-def measure(images, model, iterations: int, coders=ENTROPY_CODERS) -> dict:
+def measure(images, model, iterations: int, coders=None) -> dict:
     """Real file sizes per iteration for each entropy coder, and coding times.
 
     Encodes each image once with ``model`` for ``iterations`` iterations, writes
@@ -234,6 +249,8 @@ def measure(images, model, iterations: int, coders=ENTROPY_CODERS) -> dict:
     from rnncomp import zoo
 
     m = resolve_model(model)
+    if coders is None:
+        coders = [c for c in ENTROPY_CODERS if c != "prior" or model_prior(m) is not None]
     result = {"iterations": iterations, "images": [], "bpp": {c: np.zeros(iterations) for c in coders},
               "header_bytes": None, "time": {}}
     times = {"encode_model_s": [], "decode_model_s": []}
@@ -252,10 +269,10 @@ def measure(images, model, iterations: int, coders=ENTROPY_CODERS) -> dict:
                             bits=int(m.config.bits), iterations=iterations, coder=c,
                             model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
             t0 = time.perf_counter()
-            data = bitstream.write(codes.bits[:, 0], header)
+            data = bitstream.write(codes.bits[:, 0], header, prior=model_prior(m))
             times[f"entropy_encode_{c}_s"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            _, back = bitstream.read_codes(data)
+            _, back = bitstream.read_codes(data, prior=model_prior(m))
             times[f"entropy_decode_{c}_s"].append(time.perf_counter() - t0)
             if not np.array_equal(back, codes.bits[:, 0]):
                 raise AssertionError(f"{c} coder did not round-trip on {name}")

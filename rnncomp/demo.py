@@ -62,7 +62,7 @@ def _panel(path: Path, original, rows: list[tuple[str, np.ndarray]]):
 
 
 def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4, 8), thumbs: int = 4,
-             entropy: str = "context", out=print) -> dict:
+             entropy: str | None = None, out=print) -> dict:
     """Compress/decompress the bundled samples; compare with JPEG at no more bytes. Returns the rows."""
     from rnncomp.baselines import get_codec
     from rnncomp.codec import compress, decompress, resolve_model
@@ -104,7 +104,9 @@ def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4,
             tiles.append((f"rnc {k} it {len(data)} B", decoded))
             tiles.append((f"jpeg {refs[0]['bytes']} B", refs[0]["image"]))
         _panel(out_dir / f"{stem}-compare.png", image, tiles)
-    (out_dir / "demo.json").write_text(json.dumps({"model": model_name(m), "entropy": entropy,
+    from rnncomp.codec import default_entropy
+
+    (out_dir / "demo.json").write_text(json.dumps({"model": model_name(m), "entropy": entropy or default_entropy(m),
                                                    "rows": rows}, indent=1) + "\n")
     out(f"side-by-side pictures: {out_dir}/*-compare.png; numbers: {out_dir}/demo.json")
     return {"rows": rows}

@@ -177,7 +177,7 @@ def evaluate_model(
     """
     from rnncomp import bitstream, zoo
     from rnncomp.bitstream import Header
-    from rnncomp.codec import ENTROPY_CODERS, as_image, resolve_model, to_uint8
+    from rnncomp.codec import ENTROPY_CODERS, as_image, model_prior, resolve_model, to_uint8
 
     m = resolve_model(model)
     ks = sorted({int(k) for k in iterations})
@@ -186,6 +186,8 @@ def evaluate_model(
     for c in coders:
         if c not in ENTROPY_CODERS:
             raise RnncompError(f"unknown entropy coder {c!r}; choose from {', '.join(ENTROPY_CODERS)}")
+        if c == "prior" and model_prior(m) is None:
+            raise RnncompError("this model has no context prior, so no 'prior' coder")
     if not images:
         raise RnncompError("no images to evaluate")
     variants = {metrics.ms_ssim_params(*img.shape[:2]).name for _, img in images}
@@ -225,7 +227,7 @@ def evaluate_model(
                                     bits=int(m.config.bits), iterations=top, coder=c,
                                     model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
                     t0 = time.perf_counter()
-                    data = bitstream.write(codes.bits[:, j], header)
+                    data = bitstream.write(codes.bits[:, j], header, prior=model_prior(m))
                     if c == coders[0]:
                         enc_t[i] += time.perf_counter() - t0
                     cut = [bitstream.truncate(data, k) for k in ks]
@@ -234,9 +236,9 @@ def evaluate_model(
                         bpps[f"{c}-headerless"][i] = [8.0 * len(bitstream.strip_header(f)) / (shape[0] * shape[1])
                                                       for f in cut]
                     t0 = time.perf_counter()
-                    _, bits = bitstream.read_codes(data)
+                    _, bits = bitstream.read_codes(data, prior=model_prior(m))
                     dec_t[c][i] = time.perf_counter() - t0
-                    if back is None or c == "context":
+                    if back is None or c in ("context", "prior"):
                         back = bits
                 read_back.append(back)
             t0 = time.perf_counter()

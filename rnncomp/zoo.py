@@ -1,7 +1,8 @@
 """Shipped pretrained models, and loading any model by name or path (CompressAI's ``zoo``).
 
 A shipped model lives in ``rnncomp/weights/<name>/`` as a checkpoint directory
-(``config.json`` + ``model.weights.h5``, see :mod:`rnncomp.models.checkpoint`).
+(``config.json`` + ``model.weights.h5``, see :mod:`rnncomp.models.checkpoint`; optionally
+``context-prior.npz``, the ``prior`` entropy coder's table, see :mod:`rnncomp.entropy.prior`).
 :func:`load_model` takes a shipped name, a checkpoint directory or a ``.keras``
 file and caches what it loads for the life of the process (keyed by the
 resolved path and the weights file's size and modification time, so a
@@ -110,13 +111,19 @@ def load_model(name_or_path=None):
     weights = path / "model.weights.h5" if path.is_dir() else path
     stat = weights.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
+    prior_file = path / "context-prior.npz" if path.is_dir() else None
+    if prior_file is not None and prior_file.is_file():
+        key += (prior_file.stat().st_size, prior_file.stat().st_mtime_ns)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
     if path.is_dir():
+        from rnncomp.entropy.prior import FILENAME, load_prior
         from rnncomp.models.checkpoint import load_checkpoint
 
         model = load_checkpoint(path)
+        if (path / FILENAME).is_file():
+            model.context_prior = load_prior(path / FILENAME)
     else:
         import keras
 
@@ -148,7 +155,8 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
     (``name``, ``iterations``, ``iteration_weights``, ``beta``, ``seed``), and
     for each weight in ``model.weights`` order its path below the model (the
     model's own, process-dependent name is dropped), dtype, shape and
-    little-endian bytes. Cached for models loaded by :func:`load_model`.
+    little-endian bytes; and the context prior's tables when the model has one
+    (:mod:`rnncomp.entropy.prior`). Cached for models loaded by :func:`load_model`.
     """
     entry = _LOADED.get(id(model))
     if entry is not None and entry[0] is model:
@@ -161,6 +169,11 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
         config.pop(key, None)
     h.update(type(model).__name__.encode())
     h.update(json.dumps(config, sort_keys=True).encode())
+    prior = getattr(model, "context_prior", None)
+    if prior is not None:  # the prior coder's starting counts change coding too
+        from rnncomp.entropy.prior import prior_bytes
+
+        h.update(b"context-prior|" + prior_bytes(prior))
     for w in model.weights:
         path = getattr(w, "path", w.name)
         path = path.split("/", 1)[1] if "/" in path else path
@@ -194,6 +207,9 @@ def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None) -> Path
     dest.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "model.weights.h5"):
         shutil.copyfile(src / f, dest / f)
+    from rnncomp.entropy.prior import FILENAME
+
+    (dest / FILENAME).unlink(missing_ok=True)  # a prior belongs to the weights it was fitted to
     state = json.loads((src / "state.json").read_text()) if (src / "state.json").is_file() else {}
     info = {"name": name, "checkpoint": str(src), "step": state.get("step"),
             "train_seconds_recorded": state.get("train_seconds"), "shipped": time.strftime("%Y-%m-%d"),

@@ -13,6 +13,8 @@ from rnncomp.entropy import CODERS, new_coder, pack_raw, raw_size, unpack_raw
 from rnncomp.entropy.context import MAX_BITS_PER_BYTE, min_payload_bytes
 from rnncomp.entropy.huffman import MAX_LENGTH, code_lengths, decode_bytes, encode_bytes
 
+from conftest import make_prior
+
 SHAPES = [(1, 1, 1), (1, 1, 8), (2, 2, 32), (3, 4, 8), (5, 7, 3), (12, 9, 32)]
 
 
@@ -26,9 +28,13 @@ def structured_bits(k, h, w, c, seed=0, flip=0.1):
     return (bits ^ noise).astype(np.uint8)
 
 
+def _new(name, shape):
+    return new_coder(name, *shape, prior=make_prior(shape[-1]) if name == "prior" else None)
+
+
 def code_file(name, bits):
     """(payloads or None, total bytes) coding iterations in order like the container does."""
-    coder = new_coder(name, *bits.shape[1:])
+    coder = _new(name, bits.shape[1:])
     payloads, total = [], 0
     for t in range(bits.shape[0]):
         p = coder.encode(bits[t])
@@ -38,7 +44,7 @@ def code_file(name, bits):
 
 
 def decode_file(name, payloads, shape):
-    coder = new_coder(name, *shape)
+    coder = _new(name, shape)
     out = []
     for p in payloads:
         if p is None:
@@ -49,7 +55,7 @@ def decode_file(name, payloads, shape):
 
 def roundtrip(name, bits):
     payloads, total = code_file(name, bits)
-    dec = new_coder(name, *bits.shape[1:])
+    dec = _new(name, bits.shape[1:])
     for t, p in enumerate(payloads):
         if p is None:
             dec.observe(bits[t])

@@ -16,6 +16,11 @@ back. Three coders, selectable per file:
     the probability of each bit comes from already-decoded neighbours (above,
     left, previous iteration) through integer counts
     (:mod:`rnncomp.entropy.context`); ours, and the default.
+``prior`` (id 3)
+    The context coder with its counts starting from a table fitted to the
+    model's codes on training images and shipped with the model
+    (:mod:`rnncomp.entropy.prior`): small images (thumbnails) have too few bits
+    to learn their statistics, so they start from the model's.
 
 A coder is a per-file, per-direction object made by :func:`new_coder`; it may
 carry state from iteration to iteration (the context coder's adaptive counts
@@ -47,7 +52,7 @@ __all__ = [
 ]
 
 #: Coder names, by the id stored in the file header.
-CODERS = ("raw", "huffman", "context")
+CODERS = ("raw", "huffman", "context", "prior")
 #: Coder ids by name.
 CODER_IDS = {name: i for i, name in enumerate(CODERS)}
 
@@ -96,9 +101,22 @@ def coder_name(cid: int) -> str:
     return CODERS[cid]
 
 
-def new_coder(name: str, h: int, w: int, bits: int) -> IterationCoder:
-    """A fresh coder (one file, one direction) for iterations of shape ``(h, w, bits)``."""
+def new_coder(name: str, h: int, w: int, bits: int, prior=None) -> IterationCoder:
+    """A fresh coder (one file, one direction) for iterations of shape ``(h, w, bits)``.
+
+    ``prior`` (the model's fitted context counts) is required by the ``prior`` coder.
+    """
     coder_id(name)
+    if name == "prior":
+        from rnncomp.entropy.context import ContextCoder
+        from rnncomp.errors import RnncompError
+
+        if prior is None:
+            raise RnncompError("the 'prior' entropy coder needs the model's context prior "
+                               "(this model has none: fit one with rnncomp fit-prior)")
+        coder = ContextCoder(h, w, bits, prior=prior)
+        coder.name = "prior"
+        return coder
     if name == "huffman":
         from rnncomp.entropy.huffman import HuffmanCoder
 

@@ -106,7 +106,7 @@ class ContextCoder(IterationCoder):
 
     name = "context"
 
-    def __init__(self, h, w, bits):
+    def __init__(self, h, w, bits, prior=None):
         super().__init__(h, w, bits)
         c = self.bits
         self._schedule = None  # built on first use (after the container checked the payload size)
@@ -116,6 +116,21 @@ class ContextCoder(IterationCoder):
         self._coarse_1 = np.zeros_like(self._coarse_n)
         self._prev = None  # previous iteration's bits, (h, w, c) int64
         self._channels = np.arange(c, dtype=np.int64)
+        if prior is not None:  # the "prior" coder: counts start from a model's fitted table
+            for key in ("fine_n", "fine_1", "coarse_n", "coarse_1"):
+                value = np.asarray(prior[key], dtype=np.int64)
+                target = getattr(self, "_" + key)
+                if value.shape != target.shape:
+                    from rnncomp.bitstream import BitstreamError
+
+                    raise BitstreamError(f"the context prior is for codes of another depth ({key} has "
+                                         f"shape {value.shape}, {target.shape} needed for {c} bits)")
+                target[...] = value
+
+    def counts(self) -> dict:
+        """The current counts (what :mod:`rnncomp.entropy.prior` sums into a prior)."""
+        return {"fine_n": self._fine_n.copy(), "fine_1": self._fine_1.copy(),
+                "coarse_n": self._coarse_n.copy(), "coarse_1": self._coarse_1.copy()}
 
     # the shared loop -------------------------------------------------------------------
 

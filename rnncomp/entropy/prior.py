@@ -1,0 +1,88 @@
+"""Fitted starting counts for the context coder: the ``prior`` entropy coder.
+
+A 32x32 thumbnail has 128 code bits per iteration (default model): too few for
+the adaptive counts of :mod:`rnncomp.entropy.context` to learn anything, so the
+``context`` coder gains almost nothing on thumbnails. The ``prior`` coder is
+the same coder whose counts start from a table fitted to the model's own codes
+on training images: the counts of every context, summed over the images and
+scaled so that no context's total exceeds ``weight`` (the ratio of ones is
+kept; a context keeps adapting after ``weight`` bits of its own). In the spirit
+of CABAC's trained initial states; not in Toderici et al. 2017, whose entropy
+coder is a network.
+
+The table is saved as ``context-prior.npz`` in the shipped model's folder; the
+model fingerprint covers it, so a file written with one prior is never decoded
+with another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rnncomp.errors import RnncompError
+
+__all__ = ["FILENAME", "KEYS", "fit_prior", "load_prior", "prior_bytes", "save_prior", "scale_counts"]
+
+FILENAME = "context-prior.npz"
+KEYS = ("fine_n", "fine_1", "coarse_n", "coarse_1")
+
+
+def scale_counts(n: np.ndarray, n1: np.ndarray, weight: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scales each context's total down to at most ``weight``, keeping its share of ones (integers)."""
+    n = np.asarray(n, np.float64)
+    n1 = np.asarray(n1, np.float64)
+    factor = np.where(n > weight, weight / np.maximum(n, 1), 1.0)
+    new_n = np.round(n * factor).astype(np.int64)
+    new_1 = np.minimum(np.round(n1 * factor).astype(np.int64), new_n)
+    return new_n, new_1
+
+
+def fit_prior(codes, weight: int = 512) -> dict:
+    """A prior from an iterable of code arrays ``(iterations, h, w, bits)`` (one image each)."""
+    from rnncomp.entropy.context import ContextCoder
+
+    total = None
+    images = 0
+    for bits in codes:
+        bits = np.asarray(bits, np.uint8)
+        coder = ContextCoder(*bits.shape[1:])
+        for t in range(bits.shape[0]):
+            coder.observe(bits[t])
+        counts = coder.counts()
+        total = counts if total is None else {k: total[k] + counts[k] for k in KEYS}
+        images += 1
+    if total is None:
+        raise RnncompError("no codes to fit a context prior to")
+    fine_n, fine_1 = scale_counts(total["fine_n"], total["fine_1"], weight)
+    coarse_n, coarse_1 = scale_counts(total["coarse_n"], total["coarse_1"], weight)
+    return {"fine_n": fine_n, "fine_1": fine_1, "coarse_n": coarse_n, "coarse_1": coarse_1,
+            "weight": np.int64(weight), "images": np.int64(images)}
+
+
+def save_prior(path: str | Path, prior: dict) -> Path:
+    path = Path(path)
+    np.savez(path, **{k: np.asarray(v, np.int64) for k, v in prior.items()})
+    return path
+
+
+def load_prior(path: str | Path) -> dict:
+    """Reads a prior; checks it is well formed (integer counts, ones <= totals)."""
+    try:
+        with np.load(path) as d:
+            prior = {k: np.asarray(d[k], np.int64) for k in d.files}
+    except (OSError, ValueError, KeyError) as e:
+        raise RnncompError(f"{path}: not a context prior ({e})") from None
+    missing = [k for k in KEYS if k not in prior]
+    if missing:
+        raise RnncompError(f"{path}: not a context prior (missing {', '.join(missing)})")
+    for a, b in (("fine_n", "fine_1"), ("coarse_n", "coarse_1")):
+        if prior[a].shape != prior[b].shape or (prior[b] < 0).any() or (prior[b] > prior[a]).any():
+            raise RnncompError(f"{path}: corrupt context prior ({a}/{b})")
+    return prior
+
+
+def prior_bytes(prior: dict) -> bytes:
+    """The bytes of a prior's tables in a fixed order (for the model fingerprint)."""
+    return b"".join(np.ascontiguousarray(prior[k], dtype="<i8").tobytes() for k in KEYS)
