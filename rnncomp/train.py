@@ -160,6 +160,9 @@ def make_optimizer(opt: dict):
     lr = float(opt.pop("learning_rate", 5e-4))
     schedule = opt.pop("schedule", "constant")
     warmup = int(opt.pop("warmup_steps", 0))
+    if schedule == "constant":  # a config that extends a decaying one may carry its parameters
+        for key in ("decay_steps", "decay_rate", "alpha"):
+            opt.pop(key, None)
     if schedule == "cosine":
         lr_value = keras.optimizers.schedules.CosineDecay(
             lr if not warmup else 0.0, int(opt.pop("decay_steps")), alpha=float(opt.pop("alpha", 0.0)),

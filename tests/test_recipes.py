@@ -70,3 +70,17 @@ def test_init_from_starts_from_a_checkpoint_with_fresh_step(tmp_path):
                                       "model.unit": "gru"})
     with pytest.raises(RnncompError, match="model config differs"):
         Trainer(other).setup()
+
+
+def test_a_constant_schedule_ignores_decay_parameters_it_inherits(tmp_path):
+    from rnncomp.train import make_optimizer
+
+    parent = tmp_path / "parent.json"
+    parent.write_text(json.dumps({"extends": str(SMOKE), "optimizer": {
+        "learning_rate": 1e-3, "schedule": "cosine", "decay_steps": 100, "alpha": 0.1}}))
+    child = tmp_path / "child.json"
+    child.write_text(json.dumps({"extends": "parent.json", "optimizer": {"schedule": "constant"}}))
+    opt = make_optimizer(load_train_config(child).optimizer)
+    assert float(np.asarray(opt.learning_rate)) == pytest.approx(1e-3)
+    decaying = make_optimizer(load_train_config(parent).optimizer)
+    assert float(decaying._learning_rate(100)) == pytest.approx(1e-4)
