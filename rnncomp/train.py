@@ -207,6 +207,12 @@ def _sources(cfg: TrainConfig):
 # --- the trainer ----------------------------------------------------------------------------------
 
 
+def _opt_name(variable) -> str:
+    """An optimizer variable's path without the optimizer's own (process-dependent) name."""
+    path = getattr(variable, "path", variable.name)
+    return path.split("/", 1)[1] if "/" in path else path
+
+
 class Trainer:
     """Builds the model, data and callbacks of one run and drives ``fit``."""
 
@@ -249,7 +255,8 @@ class Trainer:
         shutil.rmtree(tmp, ignore_errors=True)
         save_checkpoint(self.model, tmp)
         opt_vars = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in self.model.optimizer.variables]
-        np.savez(tmp / "optimizer.npz", *opt_vars)
+        names = [_opt_name(v) for v in self.model.optimizer.variables]
+        np.savez(tmp / "optimizer.npz", *opt_vars, names=np.asarray(names))
         (tmp / "state.json").write_text(json.dumps({"step": self.step, "time": time.time(),
                                                      "train_seconds": round(self.train_seconds, 3)}) + "\n")
         shutil.rmtree(final, ignore_errors=True)
@@ -265,7 +272,21 @@ class Trainer:
         opt = self.model.optimizer
         opt.build(self.model.trainable_variables)
         with np.load(path / "optimizer.npz") as d:
-            values = [d[f"arr_{i}"] for i in range(len(d.files))]
+            values = [d[f"arr_{i}"] for i in range(len([f for f in d.files if f.startswith("arr_")]))]
+            names = [str(n) for n in d["names"]] if "names" in d.files else None
+        wanted = [_opt_name(v) for v in opt.variables]
+        if names is None and len(values) == len(wanted) + 1 and "learning_rate" not in wanted:
+            names = [wanted[0], "learning_rate"] + wanted[1:]  # an old file saved with a constant rate
+        if names is not None:
+            # The learning rate is the config's (a variable only with a constant rate, so a run
+            # may move to or from a schedule, or change its rate, on resume); the rest in order
+            # (names repeat across layers, e.g. "kernel_momentum", so order is the identity).
+            rest = iter(v for n, v in zip(names, values) if n != "learning_rate")
+            n_rest = sum(1 for n in names if n != "learning_rate")
+            if n_rest != sum(1 for n in wanted if n != "learning_rate"):
+                raise RnncompError(f"{path}: optimizer state has {n_rest} variables besides the learning "
+                                   f"rate, expected {sum(1 for n in wanted if n != 'learning_rate')}")
+            values = [np.asarray(opt.learning_rate) if n == "learning_rate" else next(rest) for n in wanted]
         if len(values) != len(opt.variables):
             raise RnncompError(f"{path}: optimizer state has {len(values)} variables, expected {len(opt.variables)}")
         for var, value in zip(opt.variables, values):

@@ -134,3 +134,22 @@ def test_bad_config_is_one_line_error(tmp_path):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 2 and "unknown training config field(s): learning_rate" in err
     assert "Traceback" not in err
+
+
+def test_resume_may_move_from_a_constant_rate_to_a_schedule_and_change_the_rate(tmp_path):
+    first = Trainer(load_train_config(SMOKE, {"run_dir": str(tmp_path), "epochs": 1}))
+    first.run()
+    moments = [np.asarray(v) for v in first.model.optimizer.variables if "learning_rate" not in v.path]
+    sched = {"optimizer": {"name": "adam", "learning_rate": 1e-3, "schedule": "cosine", "decay_steps": 60}}
+    second = Trainer(load_train_config(SMOKE, {"run_dir": str(tmp_path), "epochs": 1,
+                                               "optimizer": sched["optimizer"]}), resume=True)
+    second.setup()
+    assert second.step == 3
+    restored = [np.asarray(v) for v in second.model.optimizer.variables]
+    assert len(restored) == len(moments)
+    for a, b in zip(restored, moments):
+        np.testing.assert_array_equal(a, b)
+    third = Trainer(load_train_config(SMOKE, {"run_dir": str(tmp_path), "epochs": 1,
+                                              "optimizer.learning_rate": 3e-4}), resume=True)
+    third.setup()
+    assert float(np.asarray(third.model.optimizer.learning_rate)) == pytest.approx(3e-4)
