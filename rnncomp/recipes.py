@@ -106,17 +106,23 @@ def write_report(rows: list[dict], out_dir: str | Path, command: str = "") -> di
                      f"{_at(f['psnr'], 8):.2f} | {r['description']} |")
     (out_dir / "recipes.md").write_text("\n".join(lines) + "\n")
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    groups = [("from scratch", [r for r in rows if not r["init_from"]]),
+              ("fine-tuning a checkpoint", [r for r in rows if r["init_from"]])]
+    groups = [(title, g) for title, g in groups if g]
+    fig, axes = plt.subplots(1, len(groups) + 1, figsize=(6 * (len(groups) + 1), 4.5))
+    for ax, (title, group) in zip(axes, groups):
+        for r in group:
+            t = [p["train_seconds"] / 60 for p in r["curve"]]
+            ax.plot(t, [_at(p["ms-ssim"], 8) for p in r["curve"]], marker="o", ms=3, label=r["name"])
+        ax.set(xlabel="training minutes (this machine)", ylabel="validation MS-SSIM after 8 iterations",
+               title=f"time to quality: {title}")
+    b = axes[-1]
     for r in rows:
-        t = [p["train_seconds"] / 60 for p in r["curve"]]
-        a.plot(t, [_at(p["ms-ssim"], 8) for p in r["curve"]], marker="o", ms=3, label=r["name"])
         f = r["final"]
         b.plot(f["bpp"], [-10 * np.log10(max(1e-9, 1 - m)) for m in f["ms-ssim"]], marker="o", ms=3,
                label=r["name"])
-    a.set(xlabel="training minutes (this machine)", ylabel="validation MS-SSIM after 8 iterations",
-          title="time to quality")
     b.set(xlabel="bpp (raw codes)", ylabel="MS-SSIM (dB)", title="final validation, per iteration")
-    for ax in (a, b):
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
