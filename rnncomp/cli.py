@@ -105,7 +105,7 @@ def _iterations(text: str) -> list[int]:
 
 
 def cmd_evaluate(args) -> int:
-    from rnncomp.codec import ENTROPY_CODERS, model_prior, resolve_model
+    from rnncomp.codec import resolve_model, usable_coders
     from rnncomp.evaluate import compare, evaluate_model, write_result
     from rnncomp.images import load_images, sample_images_dir
     from rnncomp.plot import load_curve, plot_rd
@@ -113,8 +113,7 @@ def cmd_evaluate(args) -> int:
     data = Path(args.data) if args.data else sample_images_dir() / "kodak"
     images = load_images(data, limit=args.limit)
     model = resolve_model(args.model)
-    coders = ([c for c in ENTROPY_CODERS if c != "prior" or model_prior(model) is not None]
-              if args.entropy == "all" else [args.entropy])
+    coders = usable_coders(model) + ["auto"] if args.entropy == "all" else [args.entropy]
     ks = args.iterations or list(range(1, int(model.config.iterations) + 1))
     print(f"{len(images)} images from {data}; {model.config.name}, iterations {ks[0]}-{ks[-1]}, "
           f"entropy {', '.join(coders)}", file=sys.stderr)
@@ -636,9 +635,8 @@ def _add_codec_parsers(sub, fmt) -> None:
                       help="iterations to code (default: the model's trained number)")
     rate.add_argument("--bpp", type=_bpp, metavar="B",
                       help="the most iterations whose file stays within B bits per pixel")
-    co.add_argument("--entropy", choices=["raw", "huffman", "context", "prior"],
-                    help="entropy coder of the binary codes (default: prior if the model has a context "
-                         "prior, else context)")
+    co.add_argument("--entropy", choices=["raw", "huffman", "context", "prior", "auto"], default="auto",
+                    help="entropy coder of the binary codes; auto: the smallest file of every coder")
     co.add_argument("--force", action="store_true", help="overwrite existing outputs")
     co.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
     co.set_defaults(func=cmd_compress)
@@ -748,9 +746,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="shipped model name, checkpoint folder or .keras (default: rnncomp-default)")
     ev.add_argument("--iterations", type=_iterations,
                     help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
-    ev.add_argument("--entropy", default="context", choices=["raw", "huffman", "context", "prior", "all"],
-                    help="entropy coder; 'all' writes one result per coder (OUT-<coder>.json; "
-                         "prior only for a model with a context prior)")
+    ev.add_argument("--entropy", default="auto", choices=["raw", "huffman", "context", "prior", "auto", "all"],
+                    help="entropy coder (auto: what compress writes by default, the smallest file); "
+                         "'all' writes one result per coder and auto (OUT-<coder>.json; prior only for "
+                         "a model with a context prior)")
     ev.add_argument("--out", required=True, help="result JSON file")
     ev.add_argument("--plot", help="also draw the curves (with --compare's) to this image file")
     ev.add_argument("--bpp-max", type=float, help="plot only up to this rate")
@@ -805,8 +804,8 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--iterations", type=_iterations, default=[2, 4, 8],
                     help="iteration counts (K, LO-HI or a comma list)")
     dm.add_argument("--thumbs", type=int, default=4, help="how many bundled 32x32 thumbnails to add")
-    dm.add_argument("--entropy", choices=["raw", "huffman", "context", "prior"],
-                    help="default: prior if the model has a context prior, else context")
+    dm.add_argument("--entropy", choices=["raw", "huffman", "context", "prior", "auto"], default="auto",
+                    help="entropy coder (auto: the smallest file of every coder)")
     dm.set_defaults(func=cmd_demo)
 
     sh = sub.add_parser("ship", formatter_class=fmt, help="copy a checkpoint's model into rnncomp/weights/NAME",

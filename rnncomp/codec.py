@@ -41,8 +41,10 @@ __all__ = [
 ]
 
 ENTROPY_CODERS = ("raw", "huffman", "context", "prior")
-#: None: ``prior`` when the model ships a context prior, else ``context``.
-DEFAULT_ENTROPY = None
+#: Writes the file with every coder the model supports and keeps the smallest (the header
+#: names the coder, so the choice costs nothing): raw wins on thumbnails, context on photos.
+AUTO = "auto"
+DEFAULT_ENTROPY = AUTO
 
 
 def model_prior(model):
@@ -50,9 +52,9 @@ def model_prior(model):
     return getattr(model, "context_prior", None)
 
 
-def default_entropy(model) -> str:
-    """``prior`` for a model with a context prior, else ``context``."""
-    return "prior" if model_prior(model) is not None else "context"
+def usable_coders(model) -> list[str]:
+    """The entropy coders this model can write (``prior`` only with a context prior)."""
+    return [c for c in ENTROPY_CODERS if c != "prior" or model_prior(model) is not None]
 
 
 def to_uint8(x) -> np.ndarray:
@@ -115,8 +117,10 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
             ``config.iterations``). Exclusive with ``bpp``.
         bpp: target rate: the largest number of iterations (up to
             ``config.iterations``) whose file is at most ``bpp`` bits per pixel.
-        entropy: ``"raw"``, ``"huffman"``, ``"context"`` or ``"prior"`` (needs a
-            model with a context prior); default: ``prior`` if the model has one, else ``context``.
+        entropy: ``"raw"``, ``"huffman"``, ``"context"``, ``"prior"`` (needs a
+            model with a context prior) or ``"auto"`` (the default): the smallest file
+            of every coder the model supports (with ``bpp``: the most iterations, then
+            the fewest bytes).
 
     Returns:
         The file's bytes.
@@ -126,9 +130,10 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
     m = resolve_model(model)
-    entropy = entropy or default_entropy(m)
-    if entropy not in ENTROPY_CODERS:
-        raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of {', '.join(ENTROPY_CODERS)}")
+    entropy = entropy or DEFAULT_ENTROPY
+    if entropy not in ENTROPY_CODERS + (AUTO,):
+        raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of "
+                           f"{', '.join(ENTROPY_CODERS + (AUTO,))}")
     if entropy == "prior" and model_prior(m) is None:
         raise RnncompError("this model has no context prior: use --entropy context (or fit one: rnncomp fit-prior)")
     img = as_image(image)
@@ -145,25 +150,32 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         k = min(k, cap)
     if not 1 <= k <= cap:
         raise RnncompError(f"iterations must be in 1..{cap} for this model, got {k}")
+    coders = usable_coders(m) if entropy == AUTO else [entropy]
     try:
-        header = Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
-                        iterations=k, coder=entropy, model_name=zoo.model_name(m),
-                        fingerprint=zoo.fingerprint(m))
+        headers = [Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
+                          iterations=k, coder=c, model_name=zoo.model_name(m),
+                          fingerprint=zoo.fingerprint(m)) for c in coders]
     except BitstreamError as e:
         raise RnncompError(f"cannot write this image: {e}") from None
     codes = m.encode(img, k)
-    data = bitstream.write(codes.bits[:, 0], header, prior=model_prior(m))
-    if bpp is not None:
-        pixels = float(height * width)
+    files = [bitstream.write(codes.bits[:, 0], h, prior=model_prior(m)) for h in headers]
+    if bpp is None:
+        return min(files, key=len)  # ties: the first coder in ENTROPY_CODERS order
+    pixels = float(height * width)
+    best = None
+    for data in files:
         fits = [j for j in range(1, k + 1) if 8.0 * len(bitstream.truncate(data, j)) / pixels <= bpp]
-        if not fits:
-            least = 8.0 * len(bitstream.truncate(data, 1)) / pixels
-            raise RnncompError(
-                f"{bpp:g} bpp is below the smallest file for this image "
-                f"(1 iteration takes {least:.3f} bpp)"
-            )
-        data = bitstream.truncate(data, fits[-1]) if fits[-1] < k else data
-    return data
+        if fits:
+            cut = bitstream.truncate(data, fits[-1]) if fits[-1] < k else data
+            if best is None or (fits[-1], -len(cut)) > best[0]:
+                best = ((fits[-1], -len(cut)), cut)
+    if best is None:
+        least = min(8.0 * len(bitstream.truncate(data, 1)) / pixels for data in files)
+        raise RnncompError(
+            f"{bpp:g} bpp is below the smallest file for this image "
+            f"(1 iteration takes {least:.3f} bpp)"
+        )
+    return best[1]
 
 
 def _model_for(header: Header, model):
@@ -250,7 +262,7 @@ def measure(images, model, iterations: int, coders=None) -> dict:
 
     m = resolve_model(model)
     if coders is None:
-        coders = [c for c in ENTROPY_CODERS if c != "prior" or model_prior(m) is not None]
+        coders = usable_coders(m)
     result = {"iterations": iterations, "images": [], "bpp": {c: np.zeros(iterations) for c in coders},
               "header_bytes": None, "time": {}}
     times = {"encode_model_s": [], "decode_model_s": []}

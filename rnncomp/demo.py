@@ -110,9 +110,7 @@ def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4,
             tiles.append((f"rnc {k} it {len(data)} B", decoded))
             tiles.append((f"jpeg {refs[0]['bytes']} B", refs[0]["image"]))
         _panel(out_dir / f"{stem}-compare.png", image, tiles)
-    from rnncomp.codec import default_entropy
-
-    (out_dir / "demo.json").write_text(json.dumps({"model": model_name(m), "entropy": entropy or default_entropy(m),
+    (out_dir / "demo.json").write_text(json.dumps({"model": model_name(m), "entropy": entropy or "auto",
                                                    "rows": rows}, indent=1) + "\n")
     out(f"side-by-side pictures: {out_dir}/*-compare.png; numbers: {out_dir}/demo.json")
     return {"rows": rows}

@@ -177,9 +177,13 @@ def evaluate_model(
     """
     from rnncomp import bitstream, zoo
     from rnncomp.bitstream import Header
-    from rnncomp.codec import ENTROPY_CODERS, as_image, model_prior, resolve_model, to_uint8
+    from rnncomp.codec import AUTO, ENTROPY_CODERS, as_image, model_prior, resolve_model, to_uint8, usable_coders
 
     m = resolve_model(model)
+    auto = AUTO in coders  # what compress(entropy="auto") writes: the smallest file per image and count
+    coders = [c for c in coders if c != AUTO]
+    if auto:
+        coders = list(dict.fromkeys(coders + usable_coders(m)))
     ks = sorted({int(k) for k in iterations})
     if not ks or ks[0] < 1:
         raise RnncompError(f"iteration counts must be >= 1, got {list(iterations)}")
@@ -205,11 +209,12 @@ def evaluate_model(
     for i, img in enumerate(imgs):
         by_shape[img.shape].append(i)
     # per image: {coder: [bpp per k]}, [scores per k], times
-    names = list(coders) + ([f"{c}-headerless" for c in coders] if headerless else [])
+    shown = list(coders) + ([AUTO] if auto else [])
+    names = shown + ([f"{c}-headerless" for c in shown] if headerless else [])
     bpps = {c: [None] * len(imgs) for c in names}
     scores: list[list[dict] | None] = [None] * len(imgs)
     enc_t = [0.0] * len(imgs)
-    dec_t = {c: [0.0] * len(imgs) for c in coders}
+    dec_t = {c: [0.0] * len(imgs) for c in shown}
     bar = _progress_bar(len(imgs), f"{name} ({top} it)", progress)
     for shape, idx in by_shape.items():
         for s in range(0, len(idx), batch):
@@ -249,7 +254,13 @@ def evaluate_model(
                 if t in ks:
                     per_k[t] = to_uint8(out)
             model_dec = (time.perf_counter() - t0) / len(chunk)
-            for c in coders:
+            for i in chunk:
+                if auto:  # the coder of the image's smallest full file
+                    chosen = min(coders, key=lambda c: bpps[c][i][-1])
+                    for suffix in ("", "-headerless") if headerless else ("",):
+                        bpps[AUTO + suffix][i] = np.min([bpps[c + suffix][i] for c in coders], axis=0).tolist()
+                    dec_t[AUTO][i] = dec_t[chosen][i]
+            for c in shown:
                 for i in chunk:
                     dec_t[c][i] += model_dec
             for i in chunk:

@@ -151,3 +151,14 @@ def test_measure(model):
     res = codec.measure([("a", image(37, 53))], model, 2)
     assert set(res["bpp"]) == set(codec.ENTROPY_CODERS) and len(res["bpp"]["raw"]) == 2
     assert res["header_bytes"] == 13
+
+
+def test_auto_keeps_the_smallest_coder_and_bpp_keeps_the_most_iterations(model):
+    img = image(37, 53)
+    files = {c: codec.compress(img, model, iterations=K, entropy=c) for c in codec.usable_coders(model)}
+    auto = codec.compress(img, model, iterations=K)  # the default is auto
+    assert len(auto) == min(len(f) for f in files.values())
+    assert bitstream.read_header(auto).coder in files and auto in files.values()
+    budget = 8.0 * len(bitstream.truncate(auto, 2)) / (37 * 53)
+    cut = codec.compress(img, model, bpp=budget)
+    assert bitstream.read_header(cut).iterations >= 2 and 8.0 * len(cut) / (37 * 53) <= budget

@@ -44,6 +44,13 @@ def test_bpp_and_quality_are_those_of_the_real_files(tiny, thumbs, kodak_samples
         per = r["per_image"]
         assert r["results"]["bpp"][1] == pytest.approx(np.mean([per[n]["bpp"][1] for n, _ in images]))
     assert res["raw"]["results"]["psnr-rgb"] == res["context"]["results"]["psnr-rgb"]
+    # auto: what compress writes by default, the smallest file of every coder, per image and count
+    auto = evaluate_model(model, images, iterations=[1, 3], coders=("auto",), progress=False)
+    assert set(auto) == {"raw", "huffman", "context", "auto"}
+    for name, img in images:
+        sizes = [8 * len(codec.compress(img, model, iterations=k)) / 1024 for k in (1, 3)]
+        assert auto["auto"]["per_image"][name]["bpp"] == pytest.approx(sizes)
+        assert sizes == pytest.approx(np.min([auto[c]["per_image"][name]["bpp"] for c in ("raw", "huffman", "context")], axis=0))
     # Images of several sizes in one call (batched by shape); sizes with different MS-SSIM variants refused.
     from rnncomp.errors import RnncompError
 

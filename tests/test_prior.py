@@ -83,7 +83,7 @@ def test_model_with_prior_compresses_with_it_by_default_and_fingerprint_covers_i
     with_prior = load_model(tmp_path / "ck")
     assert with_prior.context_prior is not None
     assert fingerprint(with_prior) != fingerprint(plain)
-    data = codec.compress(thumbs[1], with_prior)  # the default coder is now "prior"
+    data = codec.compress(thumbs[1], with_prior, entropy="prior")
     assert bitstream.read_header(data).coder == "prior"
     back = codec.decompress(data, with_prior)
     same = codec.decompress(codec.compress(thumbs[1], with_prior, entropy="context"), with_prior)
