@@ -7,6 +7,7 @@ SHARED ?= ../shared
 DATA ?= $(SHARED)/data
 ANCHORS ?= $(SHARED)/anchors/kodak-rd
 RESULTS ?= experiments/results
+MODEL ?= rnncomp-default
 # oneDNN is off by default on this CPU and makes training 1.7-3.7x faster (ENVIRONMENT.md).
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -14,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak evaluate evaluate-thumbs clean
+.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,13 +63,17 @@ baselines-thumbs: install ## classical codecs on the 1,000 hold-out 32x32 thumbn
 	$(BIN)/rnncomp baselines --data $(DATA)/thumbs32/cifar10_train_09.npz --no-per-image \
 	  --codecs jpeg,jpeg-headerless,jpeg2000,webp,heif,avif --out $(RESULTS)/thumbs32
 
+ship: install ## ship CKPT (a checkpoint folder) as MODEL, with its check on the bundled samples
+	$(BIN)/rnncomp ship $(CKPT) --name $(MODEL)
+	$(BIN)/rnncomp evaluate --model $(MODEL) --iterations 1,2,4,8 --entropy context --quiet \
+	  --out rnncomp/weights/$(MODEL)/samples-kodak.json
+
 KODAK_REFS = $(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json $(RESULTS)/kodak/webp.json \
   $(RESULTS)/kodak/jpeg2000.json $(RESULTS)/kodak/heif.json $(RESULTS)/kodak/avif.json \
   $(ANCHORS)/tfc/MS-SSIM_sRGB_RGB/toderici-2017-cvpr.txt $(ANCHORS)/tfc/MS-SSIM_sRGB_RGB/johnston-2017-cvpr.txt
-MODEL ?= rnncomp-default
 
 evaluate: install ## the shipped codec on the 24 Kodak images (every entropy coder) vs codecs and anchors
-	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) --entropy all --iterations 1-$(or $(ITERATIONS),8) \
+	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) --entropy all --iterations 1-$(or $(ITERATIONS),10) \
 	  --out $(RESULTS)/kodak/$(MODEL).json --compare $(KODAK_REFS) --plot $(RESULTS)/kodak/rd-$(MODEL).png --bpp-max 2
 	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(MODEL)-*.json --against $(KODAK_REFS) \
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(MODEL).md
@@ -80,9 +85,9 @@ evaluate-thumbs: install ## the shipped codec on the 1,000 hold-out thumbnails v
 	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(MODEL) --entropy all \
 	  --iterations 1-$(or $(ITERATIONS),8) --no-per-image --headerless --batch 250 --out $(RESULTS)/thumbs32/$(MODEL).json \
 	  --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(MODEL).png
-	$(BIN)/rnncomp report --ours $(RESULTS)/thumbs32/$(MODEL)-*.json --against $(THUMBS_REFS) --pixels 1024 \
-	  --metric ssim-rgb --metric ms-ssim-rgb --at-quality 0.5,0.6,0.67,0.7,0.8,0.9 \
-	  --out $(RESULTS)/thumbs32/equal-quality-$(MODEL).md
+	$(BIN)/rnncomp report --ours $(RESULTS)/thumbs32/$(MODEL)-auto.json $(RESULTS)/thumbs32/$(MODEL)-auto-headerless.json \
+	  --against $(THUMBS_REFS) --pixels 1024 --metric ssim-rgb=0.67,0.7,0.72,0.74,0.8 \
+	  --metric ms-ssim-rgb=0.86,0.88,0.9,0.91,0.95 --out $(RESULTS)/thumbs32/equal-quality-$(MODEL).md
 
 clean: ## remove caches and local results (keeps $(VENV))
 	rm -rf .pytest_cache results build *.egg-info

@@ -257,8 +257,9 @@ def cmd_report(args) -> int:
     text = f"BD-rates (PCHIP{rng}; negative = fewer bits than the reference):\n\n"
     text += bd_markdown(ours_docs, against, args.bpp_range)
     for metric in args.metric or []:
-        text += "\n" + equal_quality_markdown(ours_curves, against, metric, args.at_quality or [],
-                                              args.pixels)
+        metric, _, own = metric.partition("=")
+        targets = _floats(own) if own else (args.at_quality or [])
+        text += "\n" + equal_quality_markdown(ours_curves, against, metric, targets, args.pixels)
     text += f"\n`rnncomp {' '.join(shlex.quote(a) for a in args.argv)}`\n"
     print(text, end="")
     write(text, args.out)
@@ -772,7 +773,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--against", nargs="+", required=True, help="baseline JSON / anchor .txt files")
     rp.add_argument("--bpp-range", type=_range, help="LO,HI: BD-rates within this rate range")
     rp.add_argument("--metric", action="append", help="metric of an equal-quality table (repeatable), "
-                                                      "e.g. ssim-rgb, ms-ssim-rgb")
+                                                      "e.g. ssim-rgb, or ssim-rgb=0.7,0.8 with its own targets")
     rp.add_argument("--at-quality", type=_floats, help="target qualities of the equal-quality tables")
     rp.add_argument("--pixels", type=int, help="pixels per image: report bytes instead of bpp")
     rp.add_argument("--out", help="also write the Markdown here")

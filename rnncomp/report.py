@@ -66,6 +66,7 @@ def equal_quality_markdown(ours: Sequence, against: Sequence, metric: str, targe
     unit = "bytes" if pixels else "bpp"
     head = f"| {metric} | " + " | ".join(names) + " | our saving vs best reference |"
     lines = [head, "|" + "---|" * (len(names) + 2)]
+    # A blank cell: the codec's sweep does not reach that quality (or starts above it).
     for t in targets:
         cells, rates = [], {}
         for c in list(ours) + list(against):
