@@ -76,7 +76,7 @@ def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4,
     jpeg, headerless = get_codec("jpeg"), get_codec("jpeg-headerless")
     rows = []
     out(f"model {model_name(m) or m.config.name}; files in {out_dir}/")
-    out(f"{'image':<16s} {'size':>9s} {'it':>3s} {'rnc bytes':>9s} {'PSNR':>6s} {'MS-SSIM':>7s} {'decode':>8s}   "
+    out(f"{'image':<36s} {'size':>9s} {'it':>3s} {'rnc bytes':>9s} {'PSNR':>6s} {'MS-SSIM':>7s} {'decode':>8s}   "
         f"{'JPEG at <= bytes':<34s}")
     for name, image in _samples(thumbs):
         stem = Path(name).stem
@@ -103,7 +103,7 @@ def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4,
             text = "  ".join(
                 f"{r['codec']}: {r['bytes']} B {r['psnr']:.2f} dB {r['ms_ssim']:.3f}"
                 + ("" if r["fits"] else " (its smallest file)") for r in refs)
-            out(f"{stem:<16s} {image.shape[1]:>4d}x{image.shape[0]:<4d} {k:3d} {len(data):9d} "
+            out(f"{stem:<36s} {image.shape[1]:>4d}x{image.shape[0]:<4d} {k:3d} {len(data):9d} "
                 f"{ours['psnr']:6.2f} {ours['ms_ssim']:7.4f} {ours['decode_ms']:6.0f}ms   {text}")
             rows.append({"image": stem, "width": image.shape[1], "height": image.shape[0], "iterations": k,
                          "rnc": ours, "reference": [{x: r[x] for x in r if x != "image"} for r in refs]})
