@@ -112,7 +112,12 @@ def test_damaged_file_and_default_model(setup):
     one_line_error(run("decompress", "cut.rnc", "-o", "cut.png", "--model", "ck", cwd=root), "truncated")
     (root / "nomodel.rnc").write_bytes(data)
     one_line_error(run("decompress", "nomodel.rnc", cwd=root), "not shipped", "--model")
-    one_line_error(run("compress", "imgs/a.png", "-o", "y.rnc", cwd=root),
-                   "no shipped weights for rnncomp-default yet; pass --model PATH")
+    # Without --model: the shipped default writes the file, and the file names it for decoding.
+    p = run("compress", "imgs/a.png", "-o", "y.rnc", "--iterations", "2", cwd=root)
+    assert p.returncode == 0, p.stderr
+    info = json.loads(run("info", "y.rnc", "--json", cwd=root).stdout)
+    assert info["model"] == "rnncomp-default" and info["iterations"] == 2
+    p = run("decompress", "y.rnc", "-o", "y.png", cwd=root)
+    assert p.returncode == 0 and load_image(root / "y.png").shape == (32, 32, 3), p.stderr
     p = run("compress", "imgs/a.png", "-o", "z.rnc", "--iterations", "2", "--bpp", "1", cwd=root)
     assert p.returncode == 2 and "not allowed with" in p.stderr
