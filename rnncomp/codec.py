@@ -15,6 +15,8 @@ format is :mod:`rnncomp.bitstream`.
   iteration as its chunk is read, and accepts a file cut anywhere.
 - Rate: ``bpp=B`` keeps the largest number of iterations whose real file size
   (header and checks included) is at most ``B`` bits per pixel.
+- Entropy coder: ``auto`` (the default) writes the file with every coder the
+  model supports and keeps the smallest; the header names the one chosen.
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ from rnncomp.bitstream import BitstreamError, Header, WrongModelError
 from rnncomp.errors import RnncompError
 
 __all__ = [
+    "AUTO",
     "ENTROPY_CODERS",
     "as_image",
     "compress",
     "decompress",
     "decompress_progressive",
     "measure",
+    "model_prior",
     "resolve_model",
     "to_uint8",
+    "usable_coders",
 ]
 
 ENTROPY_CODERS = ("raw", "huffman", "context", "prior")
