@@ -213,7 +213,7 @@ def evaluate_model(
     names = shown + ([f"{c}-headerless" for c in shown] if headerless else [])
     bpps = {c: [None] * len(imgs) for c in names}
     scores: list[list[dict] | None] = [None] * len(imgs)
-    enc_t = [0.0] * len(imgs)
+    enc_t = {c: [0.0] * len(imgs) for c in shown}
     dec_t = {c: [0.0] * len(imgs) for c in shown}
     bar = _progress_bar(len(imgs), f"{name} ({top} it)", progress)
     for shape, idx in by_shape.items():
@@ -225,7 +225,8 @@ def evaluate_model(
             model_enc = (time.perf_counter() - t0) / len(chunk)
             read_back = []
             for j, i in enumerate(chunk):
-                enc_t[i] = model_enc
+                for c in shown:
+                    enc_t[c][i] = model_enc
                 back = None
                 for c in coders:
                     header = Header(height=shape[0], width=shape[1], stride=int(m.stride),
@@ -233,8 +234,9 @@ def evaluate_model(
                                     model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
                     t0 = time.perf_counter()
                     data = bitstream.write(codes.bits[:, j], header, prior=model_prior(m))
-                    if c == coders[0]:
-                        enc_t[i] += time.perf_counter() - t0
+                    enc_t[c][i] += time.perf_counter() - t0
+                    if auto:  # auto writes every coder's file
+                        enc_t[AUTO][i] += time.perf_counter() - t0
                     cut = [bitstream.truncate(data, k) for k in ks]
                     bpps[c][i] = [8.0 * len(f) / (shape[0] * shape[1]) for f in cut]
                     if headerless:
@@ -280,7 +282,7 @@ def evaluate_model(
             res[key] = [float(np.mean([scores[i][n][key] for i in range(len(imgs))])) for n in range(len(ks))]
         res["bpp"] = [float(np.mean([bpps[c][i][n] for i in range(len(imgs))])) for n in range(len(ks))]
         res["quality"] = ks
-        res["encoding_time"] = [float(np.mean(enc_t))] * len(ks)
+        res["encoding_time"] = [float(np.mean(enc_t[coder]))] * len(ks)
         res["decoding_time"] = [float(np.mean(dec_t[coder]))] * len(ks)
         result = {
             "name": f"{name}-{c}",
