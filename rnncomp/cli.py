@@ -21,6 +21,10 @@ __all__ = ["main"]
 DEFAULT_CODECS = "jpeg,jpeg444,jpeg-headerless,jpeg2000,webp,heif,avif"
 
 
+#: The entropy coders (rnncomp.entropy.CODERS, spelled here so that --help needs no import).
+_CODERS = ("raw", "huffman", "context", "prior")
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(t) for t in text.split(",") if t.strip()]
@@ -636,7 +640,7 @@ def _add_codec_parsers(sub, fmt) -> None:
                       help="iterations to code (default: the model's trained number)")
     rate.add_argument("--bpp", type=_bpp, metavar="B",
                       help="the most iterations whose file stays within B bits per pixel")
-    co.add_argument("--entropy", choices=["raw", "huffman", "context", "prior", "auto"], default="auto",
+    co.add_argument("--entropy", choices=_CODERS + ("auto",), default="auto",
                     help="entropy coder of the binary codes; auto: the smallest file of every coder")
     co.add_argument("--force", action="store_true", help="overwrite existing outputs")
     co.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
@@ -747,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="shipped model name, checkpoint folder or .keras (default: rnncomp-default)")
     ev.add_argument("--iterations", type=_iterations,
                     help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
-    ev.add_argument("--entropy", default="auto", choices=["raw", "huffman", "context", "prior", "auto", "all"],
+    ev.add_argument("--entropy", default="auto", choices=_CODERS + ("auto", "all"),
                     help="entropy coder (auto: what compress writes by default, the smallest file); "
                          "'all' writes one result per coder and auto (OUT-<coder>.json; prior only for "
                          "a model with a context prior)")
@@ -805,7 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--iterations", type=_iterations, default=[2, 4, 8],
                     help="iteration counts (K, LO-HI or a comma list)")
     dm.add_argument("--thumbs", type=int, default=4, help="how many bundled 32x32 thumbnails to add")
-    dm.add_argument("--entropy", choices=["raw", "huffman", "context", "prior", "auto"], default="auto",
+    dm.add_argument("--entropy", choices=_CODERS + ("auto",), default="auto",
                     help="entropy coder (auto: the smallest file of every coder)")
     dm.set_defaults(func=cmd_demo)
 

@@ -66,6 +66,17 @@ def _score(pairs: list[tuple[int, np.ndarray, np.ndarray]], batch: int = 128) ->
     return out
 
 
+def _ms_ssim_variant(images) -> str:
+    """The one MS-SSIM variant all ``(name, image)`` pairs get; mixed sizes are refused."""
+    variants = {metrics.ms_ssim_params(*img.shape[:2]).name for _, img in images}
+    if len(variants) > 1:
+        raise RnncompError(
+            "the images mix sizes that get different MS-SSIM variants "
+            f"({' and '.join(sorted(variants))}); evaluate small and large images separately"
+        )
+    return variants.pop()
+
+
 def evaluate_codec(
     codec: Codec,
     images: Sequence[tuple[str, np.ndarray]],
@@ -90,12 +101,7 @@ def evaluate_codec(
     reason = codec.availability()
     if reason:
         raise RnncompError(f"codec {codec.name} is not available on this machine: {reason}")
-    variants = {metrics.ms_ssim_params(*img.shape[:2]).name for _, img in images}
-    if len(variants) > 1:
-        raise RnncompError(
-            "the images mix sizes that get different MS-SSIM variants "
-            f"({' and '.join(sorted(variants))}); evaluate small and large images separately"
-        )
+    variant = _ms_ssim_variant(images)
     if target_bpps is not None:
         points = [("bpp", float(t)) for t in target_bpps]
     else:
@@ -140,7 +146,7 @@ def evaluate_codec(
         "description": codec.description,
         "results": dict(results),
         "dataset": {"images": len(images), "first_image_shape": list(shape)},
-        "ms_ssim_variant": variants.pop(),
+        "ms_ssim_variant": variant,
         "machine": machine_info(),
     }
     if per_image:
@@ -194,11 +200,7 @@ def evaluate_model(
             raise RnncompError("this model has no context prior, so no 'prior' coder")
     if not images:
         raise RnncompError("no images to evaluate")
-    variants = {metrics.ms_ssim_params(*img.shape[:2]).name for _, img in images}
-    if len(variants) > 1:
-        raise RnncompError(
-            "the images mix sizes that get different MS-SSIM variants "
-            f"({' and '.join(sorted(variants))}); evaluate small and large images separately")
+    variant = _ms_ssim_variant(images)
     top = ks[-1]
     cap = getattr(m, "max_iterations", None)
     if cap is not None and top > cap:
@@ -295,7 +297,7 @@ def evaluate_model(
             "headerless": c.endswith("-headerless"),
             "results": res,
             "dataset": {"images": len(imgs), "first_image_shape": list(imgs[0].shape)},
-            "ms_ssim_variant": next(iter(variants)),
+            "ms_ssim_variant": variant,
             "machine": machine_info(with_tensorflow=True),
         }
         if per_image:

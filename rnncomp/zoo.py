@@ -111,7 +111,9 @@ def load_model(name_or_path=None):
     weights = path / "model.weights.h5" if path.is_dir() else path
     stat = weights.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
-    prior_file = path / "context-prior.npz" if path.is_dir() else None
+    from rnncomp.entropy.prior import FILENAME as PRIOR_FILE  # numpy only, no TensorFlow
+
+    prior_file = path / PRIOR_FILE if path.is_dir() else None
     if prior_file is not None and prior_file.is_file():
         key += (prior_file.stat().st_size, prior_file.stat().st_mtime_ns)
     with _LOCK:
