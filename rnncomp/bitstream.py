@@ -41,6 +41,12 @@ from rnncomp.errors import RnncompError
 
 __all__ = [
     "BitstreamError",
+    "CompactHeader",
+    "describe_compact",
+    "is_compact",
+    "read_compact",
+    "read_compact_header",
+    "write_compact",
     "CHECK_BYTES",
     "LAST_CHECK_BYTES",
     "FINGERPRINT_BYTES",
@@ -89,6 +95,9 @@ MAX_NAME = 64
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 _KIND_DEFAULT, _KIND_NAMED, _KIND_UNNAMED = 0, 1, 2
+#: Flag bit of an end-to-end codec file (one losslessly coded compact image).
+_FLAG_COMPACT = 0x10
+MAX_COMPACT_CHANNELS = 64
 
 
 class BitstreamError(RnncompError, ValueError):
@@ -227,20 +236,25 @@ def _read_varint(data, pos: int, what: str, max_bytes: int = 5) -> tuple[int, in
 # --- the header --------------------------------------------------------------------------------
 
 
-def _pack_header(h: Header) -> bytes:
-    from rnncomp.entropy import CODER_IDS
-
+def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bool) -> bytes:
+    """Magic, version, flags, the model's name (when named) and its fingerprint."""
     default = _default_model()
-    if h.model_name == default:
+    if model_name == default:
         kind, name = _KIND_DEFAULT, b""
-    elif h.model_name:
-        kind, name = _KIND_NAMED, h.model_name.encode("ascii")
+    elif model_name:
+        kind, name = _KIND_NAMED, model_name.encode("ascii")
         name = bytes([len(name)]) + name
     else:
         kind, name = _KIND_UNNAMED, b""
-    flags = CODER_IDS[h.coder] | (kind << 2)
+    flags = coder_id | (kind << 2) | (_FLAG_COMPACT if compact else 0)
+    return b"".join([MAGIC, bytes([VERSION, flags]), name, fingerprint])
+
+
+def _pack_header(h: Header) -> bytes:
+    from rnncomp.entropy import CODER_IDS
+
     return b"".join([
-        MAGIC, bytes([VERSION, flags]), name, h.fingerprint,
+        _pack_prefix(CODER_IDS[h.coder], h.model_name, h.fingerprint, compact=False),
         bytes([h.stride.bit_length() - 1]), _varint(h.bits), _varint(h.height),
         _varint(h.width), _varint(h.iterations),
     ])
@@ -257,9 +271,8 @@ def _not_rnc_message(data) -> str:
     return "not an rnncomp file (it does not start with the 'RN' magic)"
 
 
-def _parse_header(data) -> tuple[Header, int]:
-    from rnncomp.entropy import CODERS
-
+def _parse_prefix(data) -> tuple[int, bool, str, bytes, int]:
+    """``(coder id, compact?, model name, fingerprint, position)`` of a file's common header start."""
     if len(data) < 2:
         if len(data) == 0:
             raise BitstreamError("empty file")
@@ -275,11 +288,9 @@ def _parse_header(data) -> tuple[Header, int]:
             f"unsupported format version {data[2]} (this rnncomp reads version {VERSION})"
         )
     flags = data[3]
-    coder_id, kind = flags & 3, (flags >> 2) & 3
-    if flags >> 4:
+    coder_id, kind, compact = flags & 3, (flags >> 2) & 3, bool(flags & _FLAG_COMPACT)
+    if flags >> 5:
         raise BitstreamError("corrupt header: reserved flag bits are set")
-    if coder_id >= len(CODERS):
-        raise BitstreamError(f"corrupt header: unknown entropy coder id {coder_id}")
     if kind > _KIND_UNNAMED:
         raise BitstreamError("corrupt header: unknown model naming")
     pos = 4
@@ -301,7 +312,18 @@ def _parse_header(data) -> tuple[Header, int]:
     if pos + FINGERPRINT_BYTES + 1 > len(data):
         raise BitstreamError("truncated file: header cut short")
     fingerprint = bytes(data[pos: pos + FINGERPRINT_BYTES])
-    pos += FINGERPRINT_BYTES
+    return coder_id, compact, name, fingerprint, pos + FINGERPRINT_BYTES
+
+
+def _parse_header(data) -> tuple[Header, int]:
+    from rnncomp.entropy import CODERS
+
+    coder_id, compact, name, fingerprint, pos = _parse_prefix(data)
+    if compact:
+        raise BitstreamError("this is an end-to-end codec file (a compact image), not a recurrent-codec "
+                             "file: read it with read_compact / rnncomp decompress")
+    if coder_id >= len(CODERS):
+        raise BitstreamError(f"corrupt header: unknown entropy coder id {coder_id}")
     stride_log2 = data[pos]
     pos += 1
     if stride_log2 > MAX_STRIDE.bit_length() - 1:
@@ -525,13 +547,14 @@ def strip_header(data: bytes) -> bytes:
     a wrong restored header is detected.
     """
     data = bytes(data)
-    _, pos = _parse_header(data)
+    _, pos = _parse_compact_header(data) if is_compact(data) else _parse_header(data)
     return data[pos:]
 
 
-def restore_header(body: bytes, header: Header) -> bytes:
+def restore_header(body: bytes, header) -> bytes:
     """A complete file from :func:`strip_header`'s output and the shared header."""
-    return _pack_header(header) + bytes(body)
+    packed = _pack_compact_header(header) if isinstance(header, CompactHeader) else _pack_header(header)
+    return packed + bytes(body)
 
 
 def describe(data: bytes) -> dict:
@@ -570,4 +593,147 @@ def describe(data: bytes) -> dict:
             }
             for t, p in enumerate(payloads)
         ],
+    }
+
+
+# --- end-to-end codec files: one losslessly coded compact image --------------------------------
+
+
+@dataclass(frozen=True)
+class CompactHeader:
+    """The header of an end-to-end codec file (flag bit 4 set; see ``docs/bitstream.md``).
+
+    Attributes:
+        height, width: the image size; the compact image is ``ceil(height / scale)
+            x ceil(width / scale) x channels`` level indices.
+        scale: pixels per compact pixel and side (a power of two).
+        channels: channels of the compact image.
+        levels: quantisation levels (a power of two, 2..256).
+        coder: compact-image coder (:data:`rnncomp.entropy.compact.COMPACT_CODERS`).
+        model_name, fingerprint: as in :class:`Header`.
+    """
+
+    height: int
+    width: int
+    scale: int
+    channels: int
+    levels: int
+    coder: str = "predictive"
+    model_name: str = ""
+    fingerprint: bytes = b"\0" * FINGERPRINT_BYTES
+
+    def __post_init__(self):
+        from rnncomp.entropy.compact import COMPACT_CODERS
+
+        if self.coder not in COMPACT_CODERS:
+            raise BitstreamError(f"unknown compact-image coder {self.coder!r}")
+        if len(self.fingerprint) != FINGERPRINT_BYTES:
+            raise BitstreamError(f"fingerprint must be {FINGERPRINT_BYTES} bytes")
+        if self.model_name and not _NAME_RE.match(self.model_name):
+            raise BitstreamError(f"model name {self.model_name!r} is not 1-64 of [A-Za-z0-9._-]")
+        if not 1 <= self.channels <= MAX_COMPACT_CHANNELS:
+            raise BitstreamError(f"{self.channels} compact-image channels is outside 1..{MAX_COMPACT_CHANNELS}")
+        if not (2 <= self.levels <= 256 and self.levels & (self.levels - 1) == 0):
+            raise BitstreamError(f"{self.levels} levels is not a power of two in 2..256")
+        _check_geometry(self.height, self.width, self.scale, self.channels, 1)
+
+    @property
+    def compact_shape(self) -> tuple:
+        """``(h, w, channels)`` of the compact image."""
+        s = self.scale
+        return (-(-self.height // s), -(-self.width // s), self.channels)
+
+
+def is_compact(data: bytes) -> bool:
+    """Whether ``data`` starts like an end-to-end codec file (checks only the first 4 bytes)."""
+    return len(data) >= 4 and bytes(data[:2]) == MAGIC and bool(data[3] & _FLAG_COMPACT)
+
+
+def _pack_compact_header(h: CompactHeader) -> bytes:
+    from rnncomp.entropy.compact import COMPACT_CODERS
+
+    return b"".join([
+        _pack_prefix(COMPACT_CODERS.index(h.coder), h.model_name, h.fingerprint, compact=True),
+        bytes([h.scale.bit_length() - 1, h.levels.bit_length() - 1]), _varint(h.channels),
+        _varint(h.height), _varint(h.width),
+    ])
+
+
+def _parse_compact_header(data) -> tuple[CompactHeader, int]:
+    from rnncomp.entropy.compact import COMPACT_CODERS
+
+    coder_id, compact, name, fingerprint, pos = _parse_prefix(data)
+    if not compact:
+        raise BitstreamError("this is a recurrent-codec file, not an end-to-end codec file")
+    if pos + 2 > len(data):
+        raise BitstreamError("truncated file: header cut short")
+    scale_log2, levels_log2 = data[pos], data[pos + 1]
+    if scale_log2 > MAX_STRIDE.bit_length() - 1:
+        raise BitstreamError(f"corrupt header: scale 2^{scale_log2} is over {MAX_STRIDE}")
+    if not 1 <= levels_log2 <= 8:
+        raise BitstreamError(f"corrupt header: 2^{levels_log2} levels")
+    channels, pos = _read_varint(data, pos + 2, "header")
+    height, pos = _read_varint(data, pos, "header")
+    width, pos = _read_varint(data, pos, "header")
+    header = CompactHeader(height=height, width=width, scale=1 << scale_log2, channels=channels,
+                           levels=1 << levels_log2, coder=COMPACT_CODERS[coder_id], model_name=name,
+                           fingerprint=fingerprint)
+    return header, pos
+
+
+def read_compact_header(data: bytes) -> CompactHeader:
+    """The header of an end-to-end codec file (checks it, not the payload)."""
+    return _parse_compact_header(bytes(data))[0]
+
+
+def write_compact(values, header: CompactHeader) -> bytes:
+    """An end-to-end codec file: header, the coded compact image ``values`` ``(h, w, c)``, check.
+
+    The check is the low 3 bytes of a CRC-32 of everything before it. A coded
+    payload that is not smaller than the raw packing is stored raw (the header
+    then says ``raw``), so no file is larger than raw plus the header and check.
+    """
+    from rnncomp.entropy.compact import encode_values
+
+    values = np.asarray(values, dtype=np.uint8)
+    if values.shape != header.compact_shape:
+        raise ValueError(f"values of shape {values.shape} do not match the header {header.compact_shape}")
+    payload = encode_values(values, header.levels, header.coder)
+    if header.coder != "raw":
+        raw = encode_values(values, header.levels, "raw")
+        if len(raw) <= len(payload):
+            header, payload = replace(header, coder="raw"), raw
+    body = _pack_compact_header(header) + payload
+    return body + _check_value(zlib.crc32(body), LAST_CHECK_BYTES)
+
+
+def read_compact(data: bytes) -> tuple[CompactHeader, np.ndarray]:
+    """The header and the compact image's level indices ``(h, w, c)`` uint8 of a file.
+
+    Raises :class:`BitstreamError` for any damaged, cut or hostile file.
+    """
+    from rnncomp.entropy.compact import decode_values
+
+    data = bytes(data)
+    header, pos = _parse_compact_header(data)
+    if len(data) < pos + LAST_CHECK_BYTES:
+        raise BitstreamError("truncated file: no compact image after the header")
+    end = len(data) - LAST_CHECK_BYTES
+    if data[end:] != _check_value(zlib.crc32(data[:end]), LAST_CHECK_BYTES):
+        raise BitstreamError("damaged file: the check fails (corrupted or cut short)")
+    return header, decode_values(data[pos:end], header.compact_shape, header.levels, header.coder)
+
+
+def describe_compact(data: bytes) -> dict:
+    """A summary of an end-to-end codec file for ``rnncomp info`` (payload decoded and checked)."""
+    data = bytes(data)
+    header, pos = _parse_compact_header(data)
+    _, values = read_compact(data)
+    pixels = header.height * header.width
+    return {
+        "format_version": VERSION, "kind": "end-to-end (compact image)", "size_bytes": len(data),
+        "header_bytes": pos, "height": header.height, "width": header.width, "scale": header.scale,
+        "compact_shape": list(header.compact_shape), "levels": header.levels, "coder": header.coder,
+        "model": header.model_name or None, "fingerprint": header.fingerprint.hex(),
+        "distinct_values": int(len(np.unique(values))), "bpp": 8.0 * len(data) / pixels,
     }

@@ -35,7 +35,10 @@ __all__ = [
     "ConfigError",
     "RecurrentConfig",
     "ConvDeconvConfig",
+    "E2EConfig",
+    "SRGANConfig",
     "UNITS",
+    "UPSCALERS",
     "FRAMEWORKS",
     "config_from_dict",
     "config_from_json",
@@ -364,7 +367,158 @@ class ConvDeconvConfig(_JsonMixin):
         return (1.0,)
 
 
-_CONFIG_TYPES = {cls.model_type: cls for cls in (RecurrentConfig, ConvDeconvConfig)}
+#: Upscalers of the IRM's input (see :class:`E2EConfig`).
+UPSCALERS = ("bicubic", "srgan")
+
+
+@dataclass(frozen=True)
+class E2EConfig(_JsonMixin):
+    """The end-to-end CNN codec: ICM -> 8-bit compact image -> lossless coder -> IRM.
+
+    After Jiang et al. 2017, "An end-to-end compression framework based on
+    convolutional neural networks" (ComCNN / RecCNN), with the changes of the
+    paper rnncomp follows: a low-variance loss on the compact image, Huffman or
+    arithmetic coding of its 0-255 values, and an IRM of five 3x3 blocks with
+    skip connections fed by bicubic (training) or SRGAN (deployment) upscaling.
+
+    Attributes:
+        name: free-form label (usually the registry name).
+        scale: the compact image is ``1/scale`` of the image per side (a power of two;
+            Jiang et al.: 2). Every stride-2 ICM layer halves the size.
+        compact_channels: channels of the compact image (3: an RGB-like image).
+        icm_layers: ICM convolutions (the paper: 3 best; 5 and 10 tried); the
+            ``log2(scale)`` layers after the first have stride 2.
+        icm_filters: width of the ICM's hidden layers (Jiang et al.: 64).
+        irm_blocks: IRM blocks (the paper: 5), each one 3x3 conv.
+        irm_filters: width of the IRM's hidden blocks (Jiang et al.: 64).
+        irm_batch_norm: batch normalisation in the IRM's middle blocks.
+        irm_separable: one flag per IRM block: a depthwise-separable conv there
+            (only the middle blocks may be separable; see ``irm_blocks``).
+        levels: the quantisation levels of the compact image in training, one
+            drawn per batch (256 = the paper's 8 bits; fewer levels = lower rate).
+            Coding may use any power of two from 2 to 256.
+        default_levels: levels used when coding asks for none.
+        low_variance: coefficient of the low-variance loss term, ``lambda *
+            mean_(image, channel) Var(compact values in [0, 1])``.
+        loss: reconstruction loss, ``mse`` or ``l1``.
+        upscaler: how the decoder upscales the compact image by default:
+            ``bicubic`` or ``srgan`` (the shipped SRGAN generator ``srgan_model``).
+        srgan_model: the shipped SRGAN generator used by ``upscaler="srgan"``.
+        seed: seed of the random level draws in training.
+        iterations: always 1 (one rate per file); kept so that the trainer and the
+            CLI treat every model family alike.
+    """
+
+    model_type: ClassVar[str] = "e2e"
+    _tuple_fields: ClassVar[dict] = {"irm_separable": bool, "levels": int}
+
+    name: str = "jiang2017-e2e"
+    scale: int = 4
+    compact_channels: int = 3
+    icm_layers: int = 3
+    icm_filters: int = 64
+    irm_blocks: int = 5
+    irm_filters: int = 64
+    irm_batch_norm: bool = True
+    irm_separable: tuple[bool, ...] = (False, False, False, False, False)
+    levels: tuple[int, ...] = (256, 128, 64, 32, 16, 8)
+    default_levels: int = 64
+    low_variance: float = 0.01
+    loss: str = "mse"
+    upscaler: str = "bicubic"
+    srgan_model: str = "srgan-x4"
+    seed: int | None = None
+    iterations: int = field(default=1)
+
+    def __post_init__(self):
+        for key in self._tuple_fields:
+            value = getattr(self, key)
+            if isinstance(value, list):
+                object.__setattr__(self, key, tuple(value))
+        _check(self.scale >= 1 and self.scale & (self.scale - 1) == 0 and self.scale <= 64,
+               f"scale must be a power of two in 1..64, got {self.scale}")
+        _check(self.compact_channels >= 1, "compact_channels must be >= 1")
+        _check(self.icm_layers >= 2, f"icm_layers must be >= 2, got {self.icm_layers}")
+        _check(self.icm_layers - 1 >= self.scale.bit_length() - 1,
+               f"{self.icm_layers} ICM layers cannot downscale by {self.scale} "
+               f"(one stride-2 layer per halving after the first)")
+        _check(self.icm_filters >= 1 and self.irm_filters >= 1, "filters must be >= 1")
+        _check(self.irm_blocks >= 2, f"irm_blocks must be >= 2, got {self.irm_blocks}")
+        _check(len(self.irm_separable) == self.irm_blocks,
+               f"irm_separable needs {self.irm_blocks} flags, got {len(self.irm_separable)}")
+        _check(not self.irm_separable[0] and not self.irm_separable[-1],
+               "the IRM's first and last blocks cannot be separable (3 channels in or out)")
+        _check(len(self.levels) >= 1 and all(_levels_ok(n) for n in self.levels),
+               f"levels must be powers of two in 2..256, got {self.levels}")
+        _check(_levels_ok(self.default_levels), f"default_levels must be a power of two in 2..256")
+        _check(self.low_variance >= 0, "low_variance must be >= 0")
+        _check(self.loss in ("mse", "l1"), f"loss must be mse or l1, got {self.loss!r}")
+        _check(self.upscaler in UPSCALERS, f"upscaler must be one of {UPSCALERS}, got {self.upscaler!r}")
+        _check(self.iterations == 1, "an end-to-end model codes in one shot (iterations = 1)")
+
+    @property
+    def stride(self) -> int:
+        """Pixels per compact pixel and side (the padding multiple)."""
+        return self.scale
+
+    @property
+    def loss_weights(self) -> tuple[float, ...]:
+        return (1.0,)
+
+
+def _levels_ok(n) -> bool:
+    return 2 <= int(n) <= 256 and int(n) & (int(n) - 1) == 0
+
+
+@dataclass(frozen=True)
+class SRGANConfig(_JsonMixin):
+    """The SRGAN x4 super-resolution generator and its discriminator (Ledig et al. 2017).
+
+    Ledig et al. 2017, "Photo-realistic single image super-resolution using a
+    generative adversarial network" (CVPR). Generator (SRResNet): 9x9 conv 64 +
+    PReLU, ``generator_blocks`` residual blocks (3x3 conv, BN, PReLU, 3x3 conv, BN,
+    skip), 3x3 conv + BN + long skip, two x2 sub-pixel upsampling blocks, 9x9 conv
+    to RGB. Discriminator: eight 3x3 convs (64, 64 s2, 128, 128 s2, 256, 256 s2,
+    512, 512 s2; widths x ``discriminator_filters / 64``) with leaky ReLU and BN,
+    dense 1024, dense 1. The paper's widths: 64 filters, 16 blocks.
+
+    Attributes:
+        generator_filters, generator_blocks: generator width and residual blocks.
+        discriminator_filters: the discriminator's first width (doubles every two convs).
+        adversarial_weight: weight of the adversarial term in the generator loss (1e-3).
+        content_loss: ``vgg`` (VGG19 feature loss, needs ``vgg_weights``) or ``mse``.
+        vgg_weights: a Keras VGG19 (no top) weights file for the ``vgg`` content loss.
+        vgg_layer: the VGG19 layer of the feature loss (VGG54 = ``block5_conv4``).
+        seed: seed of the initialisation.
+    """
+
+    model_type: ClassVar[str] = "srgan"
+    _tuple_fields: ClassVar[dict] = {}
+
+    name: str = "ledig2017-srgan"
+    upscale: int = 4
+    generator_filters: int = 64
+    generator_blocks: int = 16
+    discriminator_filters: int = 64
+    adversarial_weight: float = 1e-3
+    content_loss: str = "mse"
+    vgg_weights: str | None = None
+    vgg_layer: str = "block5_conv4"
+    seed: int | None = None
+    iterations: int = field(default=1)
+
+    def __post_init__(self):
+        _check(self.upscale == 4, "the SRGAN generator upscales by 4 (two x2 sub-pixel blocks)")
+        _check(self.generator_filters >= 1 and self.generator_blocks >= 1, "generator size must be >= 1")
+        _check(self.discriminator_filters >= 1, "discriminator_filters must be >= 1")
+        _check(self.content_loss in ("vgg", "mse"), f"content_loss must be vgg or mse, got {self.content_loss!r}")
+        _check(self.content_loss != "vgg" or bool(self.vgg_weights),
+               "content_loss 'vgg' needs vgg_weights (a VGG19 no-top weights file): VGG weights "
+               "cannot be downloaded here")
+        _check(self.adversarial_weight >= 0, "adversarial_weight must be >= 0")
+
+
+_CONFIG_TYPES = {cls.model_type: cls for cls in (RecurrentConfig, ConvDeconvConfig, E2EConfig, SRGANConfig)}
 
 
 def config_from_dict(data: dict[str, Any]):

@@ -298,20 +298,25 @@ class Trainer:
     # validation ---------------------------------------------------------------------------------
 
     def validate(self) -> dict:
-        """MS-SSIM and PSNR per iteration on the fixed validation crops."""
+        """MS-SSIM, PSNR and bpp at each of the model's rate points on the fixed validation crops.
+
+        Rate points: the iterations of a binary codec, the quantisation levels of an
+        end-to-end codec (``model.validation_points``); the last is the best quality.
+        """
         from rnncomp.metrics import ms_ssim, psnr
 
         iterations = int(self.cfg.validation_iterations or self.model.config.iterations)
-        codes = self.model.encode(self.val_images, iterations)
-        out = {"ms-ssim": [], "psnr": [], "recon": []}
+        out = {"ms-ssim": [], "psnr": [], "recon": [], "bpp": [], "labels": []}
         keep = {1, 2, 4, 8, 16, 32, 64, iterations}
-        for t, x_hat in enumerate(self.model.decode_progressive(codes), start=1):
-            rec = np.round(x_hat * 255.0).astype(np.uint8)
+        points = list(self.model.validation_points(self.val_images, iterations))
+        for t, (label, bpp, x_hat) in enumerate(points, start=1):
+            rec = np.round(np.clip(x_hat, 0.0, 1.0) * 255.0).astype(np.uint8)
             out["ms-ssim"].append(float(np.mean(ms_ssim(self.val_images, rec))))
             out["psnr"].append(float(np.mean(psnr(self.val_images, rec))))
-            if t in keep:
-                out["recon"].append((t, rec[: self.cfg.tensorboard_images]))
-        out["bpp"] = [codes.raw_bpp * t / iterations for t in range(1, iterations + 1)]
+            out["bpp"].append(float(bpp))
+            out["labels"].append(label)
+            if t in keep or t == len(points):
+                out["recon"].append((label, rec[: self.cfg.tensorboard_images]))
         return out
 
     # the run --------------------------------------------------------------------------------------
@@ -485,6 +490,8 @@ class _Callback:
                     for k, v in logs.items():
                         if k.startswith("psnr_"):
                             tf.summary.scalar(f"train/psnr/iteration_{int(k[5:]):02d}", float(v))
+                        elif k != "loss":  # e.g. an end-to-end model's psnr and compact_variance
+                            tf.summary.scalar(f"train/{k}", float(v))
                     tf.summary.scalar("train/learning_rate", float(np.asarray(lr)))
                     if self.step_times:
                         tf.summary.scalar("train/seconds_per_step", float(np.median(self.step_times)))
@@ -500,18 +507,19 @@ class _Callback:
                 t.log(f"Epoch number: {epoch + 1} ms-ssim {v['ms-ssim'][-1]}")
                 with open(t.run_dir / "validation.jsonl", "a") as f:
                     f.write(json.dumps({"step": t.step, "train_seconds": round(t.train_seconds, 2),
-                                        "ms-ssim": v["ms-ssim"], "psnr": v["psnr"], "bpp": v["bpp"]}) + "\n")
+                                        "ms-ssim": v["ms-ssim"], "psnr": v["psnr"], "bpp": v["bpp"],
+                                        "points": v["labels"]}) + "\n")
                 with t.writer.as_default(step=t.step):
-                    for i, (m, p, b) in enumerate(zip(v["ms-ssim"], v["psnr"], v["bpp"]), start=1):
-                        tf.summary.scalar(f"val/ms-ssim/iteration_{i:02d}", m)
-                        tf.summary.scalar(f"val/psnr/iteration_{i:02d}", p)
-                        tf.summary.scalar(f"val/bpp/iteration_{i:02d}", b)
+                    for label, m, p, b in zip(v["labels"], v["ms-ssim"], v["psnr"], v["bpp"]):
+                        tf.summary.scalar(f"val/ms-ssim/{label}", m)
+                        tf.summary.scalar(f"val/psnr/{label}", p)
+                        tf.summary.scalar(f"val/bpp/{label}", b)
                     tf.summary.scalar("val/ms-ssim", v["ms-ssim"][-1])
                     # An original beside its reconstructions after 1, 2, 4, 8 ... iterations.
                     rows = [np.concatenate([t.val_images[: t.cfg.tensorboard_images][j]]
                                            + [rec[j] for _, rec in v["recon"]], axis=1)
                             for j in range(min(t.cfg.tensorboard_images, len(t.val_images)))]
-                    tf.summary.image("val/original_and_iterations_" +
+                    tf.summary.image("val/original_and_" +
                                      "_".join(str(k) for k, _ in v["recon"]),
                                      np.stack(rows), max_outputs=len(rows))
                 t.writer.flush()

@@ -454,6 +454,12 @@ class BinaryCodec(keras.Model):
             pass
         return out
 
+    def validation_points(self, images, iterations):
+        """Yields ``(label, raw bpp, x̂)`` after each of ``iterations`` iterations (the trainer's validation)."""
+        codes = self.encode(images, iterations)
+        for t, x_hat in enumerate(self.decode_progressive(codes), start=1):
+            yield f"iteration_{t:02d}", codes.raw_bpp * t / iterations, x_hat
+
     # Serialization --------------------------------------------------------------------
 
     def get_config(self):

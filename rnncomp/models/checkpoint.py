@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-from rnncomp.config import ConfigError, ConvDeconvConfig, RecurrentConfig, config_from_dict, config_from_json
+from rnncomp.config import (ConfigError, ConvDeconvConfig, E2EConfig, RecurrentConfig, SRGANConfig,
+                            config_from_dict, config_from_json)
 from rnncomp.errors import RnncompError
 
 __all__ = ["CONFIG_FILENAME", "WEIGHTS_FILENAME", "build_model", "load_checkpoint", "save_checkpoint"]
@@ -30,6 +31,14 @@ def build_model(config):
         model = RecurrentCodec(config)
     elif isinstance(config, ConvDeconvConfig):
         model = ConvDeconvCodec(config)
+    elif isinstance(config, E2EConfig):
+        from rnncomp.models.e2e import E2ECodec
+
+        model = E2ECodec(config)
+    elif isinstance(config, SRGANConfig):
+        from rnncomp.models.srgan import SRGANGenerator
+
+        model = SRGANGenerator(config)
     else:
         raise ConfigError(f"not a model config: {type(config).__name__}")
     model.build((None, None, None, 3))
