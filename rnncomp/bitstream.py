@@ -442,6 +442,10 @@ def verify(data: bytes, iterations: int | None = None, partial: bool = False) ->
     Fast (no entropy decoding); returns the header. ``partial`` as in :func:`split_chunks`.
     """
     data = bytes(data)
+    if is_compact(data):  # an end-to-end file: one payload, decoded to check it
+        if iterations not in (None, 1):
+            raise RnncompError("an end-to-end file holds one image, not iterations")
+        return read_compact(data)[0]
     header, pos = _parse_header(data)
     limit = header.iterations if iterations is None else int(iterations)
     if not 1 <= limit <= header.iterations:
@@ -561,8 +565,11 @@ def describe(data: bytes) -> dict:
     """A summary of a file for ``rnncomp info``: header fields and chunk sizes (verified).
 
     The chunks' checks are verified; the entropy-coded payloads are not decoded.
+    An end-to-end file gets :func:`describe_compact`'s summary.
     """
     data = bytes(data)
+    if is_compact(data):
+        return describe_compact(data)
     header, pos = _parse_header(data)
     payloads = list(_iter_payloads(data, header, pos, header.iterations, partial=False))
     sizes = [len(truncate(data, j)) for j in range(1, header.iterations + 1)]

@@ -23,6 +23,8 @@ DEFAULT_CODECS = "jpeg,jpeg444,jpeg-headerless,jpeg2000,webp,heif,avif"
 
 #: The entropy coders (rnncomp.entropy.CODERS, spelled here so that --help needs no import).
 _CODERS = ("raw", "huffman", "context", "prior")
+#: The end-to-end codec's compact-image coders not in _CODERS (rnncomp.entropy.compact.COMPACT_CODERS).
+_COMPACT_CODERS = ("arithmetic", "predictive")
 
 
 def _floats(text: str) -> list[float]:
@@ -511,7 +513,7 @@ def cmd_compress(args) -> int:
         try:
             image = load_image(src)
             data = compress(image, model, iterations=args.iterations, bpp=args.bpp,
-                            entropy=args.entropy)
+                            entropy=args.entropy, levels=args.levels)
             _write_atomic(out, data, args.force)
         except RnncompError as e:
             if len(items) == 1:
@@ -519,10 +521,15 @@ def cmd_compress(args) -> int:
             print(f"rnncomp: error: {src}: {e}", file=sys.stderr)
             failed += 1
             continue
-        from rnncomp.bitstream import read_header
+        from rnncomp.bitstream import is_compact, read_compact_header, read_header
 
-        h = read_header(data)
-        _say(args, f"{src} -> {out}: {h.iterations} iteration(s), {h.coder}, {len(data)} bytes, "
+        if is_compact(data):
+            h = read_compact_header(data)
+            what = f"{h.levels} levels at 1/{h.scale}"
+        else:
+            h = read_header(data)
+            what = f"{h.iterations} iteration(s)"
+        _say(args, f"{src} -> {out}: {what}, {h.coder}, {len(data)} bytes, "
                    f"{8.0 * len(data) / (h.height * h.width):.4f} bpp")
     return 2 if failed else 0
 
@@ -547,7 +554,7 @@ def cmd_decompress(args) -> int:
     for (src, _), out in _progress(list(zip(items, outs)), args, "file"):
         try:
             image = decompress(src.read_bytes(), args.model, iterations=args.iterations,
-                               partial=args.partial)
+                               partial=args.partial, upscaler=args.upscaler)
             _write_atomic(out, _encode_image(image, fmt), args.force)
         except RnncompError as e:
             if len(items) == 1:
@@ -601,6 +608,13 @@ def cmd_info(args) -> int:
             continue
         print(f"{src}: rnncomp format v{info['format_version']}, {info['size_bytes']} bytes "
               f"({info['header_bytes']} header), {info['bpp']:.4f} bpp")
+        if "compact_shape" in info:  # an end-to-end file
+            h, w, c = info["compact_shape"]
+            print(f"  image {info['width']}x{info['height']}, end-to-end codec: compact image {w}x{h}x{c} "
+                  f"(1/{info['scale']}), {info['levels']} levels, {info['distinct_values']} distinct values")
+            print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
+            print(f"  coder {info['coder']}")
+            continue
         print(f"  image {info['width']}x{info['height']} (padded {info['padded_width']}x"
               f"{info['padded_height']}), {info['bits']} bits per {info['stride']}x{info['stride']} block")
         print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
@@ -640,8 +654,12 @@ def _add_codec_parsers(sub, fmt) -> None:
                       help="iterations to code (default: the model's trained number)")
     rate.add_argument("--bpp", type=_bpp, metavar="B",
                       help="the most iterations whose file stays within B bits per pixel")
-    co.add_argument("--entropy", choices=_CODERS + ("auto",), default="auto",
-                    help="entropy coder of the binary codes; auto: the smallest file of every coder")
+    rate.add_argument("--levels", type=_positive_int, metavar="L",
+                      help="end-to-end models: quantisation levels of the compact image (2..256, a "
+                           "power of two; default the model's)")
+    co.add_argument("--entropy", choices=_CODERS + _COMPACT_CODERS + ("auto",), default="auto",
+                    help="entropy coder (binary codes: raw/huffman/context/prior; end-to-end compact "
+                         "images: raw/huffman/arithmetic/predictive); auto: the smallest file of every coder")
     co.add_argument("--force", action="store_true", help="overwrite existing outputs")
     co.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
     co.set_defaults(func=cmd_compress)
@@ -661,6 +679,9 @@ def _add_codec_parsers(sub, fmt) -> None:
                     help="decode only the first K iterations (a lower-rate image)")
     de.add_argument("--partial", action="store_true",
                     help="accept files cut short: decode their complete iterations")
+    de.add_argument("--upscaler", choices=("bicubic", "srgan"),
+                    help="end-to-end files: how the compact image is upscaled before the IRM "
+                         "(default: the model's)")
     de.add_argument("--force", action="store_true", help="overwrite existing outputs")
     de.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
     de.set_defaults(func=cmd_decompress)

@@ -17,6 +17,13 @@ format is :mod:`rnncomp.bitstream`.
   (header and checks included) is at most ``B`` bits per pixel.
 - Entropy coder: ``auto`` (the default) writes the file with every coder the
   model supports and keeps the smallest; the header names the one chosen.
+- End-to-end CNN codecs (:class:`rnncomp.models.e2e.E2ECodec`) write the
+  container's other file kind, one losslessly coded compact image
+  (:func:`rnncomp.bitstream.write_compact`); their rate is set by ``levels``
+  (quantisation levels) instead of iterations, ``bpp=B`` picks the most levels
+  whose file fits, and ``auto`` picks among the compact-image coders
+  (:data:`rnncomp.entropy.compact.COMPACT_CODERS`). ``decompress`` tells the
+  two kinds apart by the header.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ __all__ = [
     "compress",
     "decompress",
     "decompress_progressive",
+    "is_e2e",
     "measure",
     "model_prior",
     "resolve_model",
@@ -60,6 +68,11 @@ def model_prior(model):
 def usable_coders(model) -> list[str]:
     """The entropy coders this model can write (``prior`` only with a context prior)."""
     return [c for c in ENTROPY_CODERS if c != "prior" or model_prior(model) is not None]
+
+
+def is_e2e(model) -> bool:
+    """Whether ``model`` is an end-to-end CNN codec (compact image) rather than a binary codec."""
+    return getattr(getattr(model, "config", None), "model_type", "") == "e2e"
 
 
 def to_uint8(x) -> np.ndarray:
@@ -101,8 +114,8 @@ def resolve_model(model=None):
         from rnncomp.zoo import load_model
 
         return load_model(model)
-    if not hasattr(model, "encode") or not hasattr(model, "progressive_decoder"):
-        raise RnncompError(f"not an rnncomp binary codec: {type(model).__name__}")
+    if not hasattr(model, "encode") or not (hasattr(model, "progressive_decoder") or is_e2e(model)):
+        raise RnncompError(f"not an rnncomp codec: {type(model).__name__}")
     return model
 
 
@@ -111,7 +124,7 @@ def _max_iterations(model) -> int | None:
 
 
 def compress(image, model=None, iterations: int | None = None, bpp: float | None = None,
-             entropy: str = DEFAULT_ENTROPY) -> bytes:
+             entropy: str = DEFAULT_ENTROPY, levels: int | None = None) -> bytes:
     """Compresses one image into the bytes of an ``.rnc`` file.
 
     Args:
@@ -125,7 +138,11 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         entropy: ``"raw"``, ``"huffman"``, ``"context"``, ``"prior"`` (needs a
             model with a context prior) or ``"auto"`` (the default): the smallest file
             of every coder the model supports (with ``bpp``: the most iterations, then
-            the fewest bytes).
+            the fewest bytes). For an end-to-end model: ``raw``, ``huffman``,
+            ``arithmetic``, ``predictive`` or ``auto``.
+        levels: end-to-end models only: quantisation levels of the compact image
+            (a power of two in 2..256; default the model's ``default_levels``).
+            Exclusive with ``bpp``.
 
     Returns:
         The file's bytes.
@@ -136,6 +153,12 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         raise RnncompError("give iterations or bpp, not both")
     m = resolve_model(model)
     entropy = entropy or DEFAULT_ENTROPY
+    if is_e2e(m):
+        if iterations not in (None, 1):
+            raise RnncompError("an end-to-end model codes in one shot: set its rate with levels (or bpp)")
+        return _compress_e2e(image, m, levels, bpp, entropy)
+    if levels is not None:
+        raise RnncompError("levels apply to end-to-end models; a recurrent model's rate is its iterations")
     if entropy not in ENTROPY_CODERS + (AUTO,):
         raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of "
                            f"{', '.join(ENTROPY_CODERS + (AUTO,))}")
@@ -183,7 +206,60 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
     return best[1]
 
 
-def _model_for(header: Header, model):
+def _compress_e2e(image, m, levels, bpp, entropy) -> bytes:
+    from rnncomp import zoo
+    from rnncomp.entropy.compact import COMPACT_CODERS
+
+    if levels is not None and bpp is not None:
+        raise RnncompError("give levels or bpp, not both")
+    if entropy not in COMPACT_CODERS + (AUTO,):
+        raise RnncompError(f"entropy coder {entropy!r} does not code compact images; choose one of "
+                           f"{', '.join(COMPACT_CODERS + (AUTO,))}")
+    coders = list(COMPACT_CODERS) if entropy == AUTO else [entropy]
+    img = as_image(image)
+    height, width = img.shape[:2]
+    if bpp is not None and not bpp > 0:
+        raise RnncompError(f"bpp must be positive, got {bpp}")
+    candidates = [int(levels or m.config.default_levels)] if bpp is None else [256 >> i for i in range(8)]
+    for n in candidates:
+        if not (2 <= n <= 256 and n & (n - 1) == 0):
+            raise RnncompError(f"levels must be a power of two in 2..256, got {n}")
+    try:
+        headers = [bitstream.CompactHeader(
+            height=height, width=width, scale=int(m.stride), channels=int(m.config.compact_channels),
+            levels=candidates[0], coder=c, model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
+            for c in coders]
+    except BitstreamError as e:
+        raise RnncompError(f"cannot write this image: {e}") from None
+    from dataclasses import replace
+
+    smallest = None
+    for n in candidates:  # most levels first: the first that fits is the best quality
+        values = m.encode(img, n).values[0]
+        data = min((bitstream.write_compact(values, replace(h, levels=n)) for h in headers), key=len)
+        if bpp is None or 8.0 * len(data) / (height * width) <= bpp:
+            return data
+        smallest = data
+    raise RnncompError(f"{bpp:g} bpp is below the smallest file for this image "
+                       f"({candidates[-1]} levels take {8.0 * len(smallest) / (height * width):.3f} bpp)")
+
+
+def _decompress_e2e(data: bytes, model, upscaler=None) -> np.ndarray:
+    from rnncomp.models.e2e import CompactCodes
+
+    header, values = bitstream.read_compact(data)  # damaged files fail before a model loads
+    m = _model_for(header, model)
+    if not is_e2e(m):
+        raise WrongModelError("the file was written by an end-to-end model; this model is a binary codec")
+    _check_fingerprint(header, m)
+    if int(m.stride) != header.scale or int(m.config.compact_channels) != header.channels:
+        raise WrongModelError(f"the file has a {header.channels}-channel compact image at 1/{header.scale}, "
+                              f"the model {m.config.compact_channels} at 1/{m.stride}")
+    codes = CompactCodes(values[None], header.levels, (header.height, header.width), header.scale)
+    return to_uint8(m.decode(codes, upscaler=upscaler)[0])
+
+
+def _model_for(header, model):
     if model is not None:
         return resolve_model(model)
     if not header.model_name:
@@ -194,7 +270,7 @@ def _model_for(header: Header, model):
     return resolve_model(header.model_name)
 
 
-def _check_model(header: Header, m):
+def _check_fingerprint(header, m):
     from rnncomp import zoo
 
     fp = zoo.fingerprint(m, bitstream.FINGERPRINT_BYTES)
@@ -204,6 +280,12 @@ def _check_model(header: Header, m):
             f"the file was written by another model{written}: its weights fingerprint is "
             f"{header.fingerprint.hex()}, this model's {fp.hex()}; decode with the model that wrote it"
         )
+
+
+def _check_model(header: Header, m):
+    if is_e2e(m):
+        raise WrongModelError("the file was written by a binary codec; this model is an end-to-end model")
+    _check_fingerprint(header, m)
     if int(m.stride) != header.stride or int(m.config.bits) != header.bits:
         raise WrongModelError(
             f"the file has {header.bits} bits per {header.stride}x{header.stride} block, "
@@ -215,13 +297,19 @@ def _check_model(header: Header, m):
 
 
 def decompress_progressive(data: bytes, model=None, iterations: int | None = None,
-                           partial: bool = True) -> Iterator[np.ndarray]:
+                           partial: bool = True, upscaler: str | None = None) -> Iterator[np.ndarray]:
     """Yields the uint8 image ``(H, W, 3)`` after each iteration, as its chunk is read.
 
     With ``partial`` (the default here) a file cut anywhere after its first
-    chunk yields the images of its complete chunks.
+    chunk yields the images of its complete chunks. An end-to-end file yields
+    its one image (``upscaler``: ``bicubic`` or ``srgan``, default the model's).
     """
     data = bytes(data)
+    if bitstream.is_compact(data):
+        if iterations not in (None, 1):
+            raise RnncompError("an end-to-end file holds one image, not iterations")
+        yield _decompress_e2e(data, model, upscaler)
+        return
     header = bitstream.verify(data, iterations, partial)  # damaged files fail before a model loads
     m = _model_for(header, model)
     _check_model(header, m)
@@ -230,7 +318,8 @@ def decompress_progressive(data: bytes, model=None, iterations: int | None = Non
         yield to_uint8(decoder.step(bits[None])[0])
 
 
-def decompress(data: bytes, model=None, iterations: int | None = None, partial: bool = False) -> np.ndarray:
+def decompress(data: bytes, model=None, iterations: int | None = None, partial: bool = False,
+               upscaler: str | None = None) -> np.ndarray:
     """Decodes an ``.rnc`` file's bytes to a uint8 image ``(H, W, 3)``.
 
     Args:
@@ -238,6 +327,7 @@ def decompress(data: bytes, model=None, iterations: int | None = None, partial: 
         model: as in :func:`compress`; default: the shipped model named in the file.
         iterations: decode only the first ``iterations`` (default: all).
         partial: accept a file cut short and decode its complete chunks.
+        upscaler: end-to-end files only: ``bicubic`` or ``srgan`` (default: the model's).
 
     Raises:
         BitstreamError: the bytes are not a valid file (truncated, damaged, not
@@ -245,7 +335,7 @@ def decompress(data: bytes, model=None, iterations: int | None = None, partial: 
             is not the one that wrote the file.
     """
     out = None
-    for out in decompress_progressive(data, model, iterations, partial):
+    for out in decompress_progressive(data, model, iterations, partial, upscaler):
         pass
     return out
 

@@ -43,7 +43,9 @@ TRAINING_FILE = "training.json"
 DEFAULT_MODEL = "rnncomp-default"
 
 #: Config fields that do not change how codes are made or decoded (left out of the fingerprint).
-_TRAINING_ONLY_FIELDS = ("name", "iterations", "iteration_weights", "beta", "seed")
+_TRAINING_ONLY_FIELDS = ("name", "iterations", "iteration_weights", "beta", "seed",
+                         # end-to-end models: training settings and decoder-side defaults
+                         "levels", "default_levels", "low_variance", "loss", "upscaler", "srgan_model")
 
 _CACHE: dict = {}
 _LOCK = threading.Lock()
@@ -135,8 +137,8 @@ def load_model(name_or_path=None):
             model = keras.saving.load_model(path)
         except Exception as e:  # noqa: BLE001 - any unreadable archive is a user-facing error
             raise RnncompError(f"{path}: cannot load the model ({type(e).__name__}: {e})") from None
-        if not hasattr(model, "encode") or not hasattr(model, "progressive_decoder"):
-            raise RnncompError(f"{path}: not an rnncomp binary codec ({type(model).__name__})")
+        if not hasattr(model, "encode") and not hasattr(model, "upscale"):
+            raise RnncompError(f"{path}: not an rnncomp model ({type(model).__name__})")
     fp = fingerprint(model)
     with _LOCK:
         _CACHE[key] = model

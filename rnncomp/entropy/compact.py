@@ -16,7 +16,7 @@ stored in the file:
 ``arithmetic`` (2)
     Adaptive order-0 arithmetic coding (constriction's range coder), with
     counts per channel plane that start at 1 per level and are updated after
-    blocks of 16, 32, 64, ... 4096 symbols (then every 4096): a block is coded
+    blocks of 4, 8, 16, ... 256 symbols (then every 256): a block is coded
     with one probability table, so coding is one constriction call per block,
     while the first symbols of a small image still adapt quickly.
 ``predictive`` (3)
@@ -41,7 +41,7 @@ __all__ = ["COMPACT_CODERS", "decode_values", "encode_values", "predict_residual
 #: Compact-image coder names, by the id stored in the file.
 COMPACT_CODERS = ("raw", "huffman", "arithmetic", "predictive")
 PREDICTORS = ("left", "planar")
-FIRST_BLOCK, LAST_BLOCK = 16, 4096
+FIRST_BLOCK, LAST_BLOCK = 4, 256
 #: Weight (in counts) of the predictive coder's initial residual distribution.
 PRIOR_COUNTS = 64
 
