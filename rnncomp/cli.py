@@ -244,6 +244,38 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_srgan_train(args) -> int:
+    from rnncomp.srgan import train_srgan_config
+
+    _quiet_tensorflow()
+    summary = train_srgan_config(args.config, minutes=args.minutes, progress=not args.quiet)
+    print(f"run folder: {summary['run_dir']} (step {summary['step']}, {summary['phase']})", file=sys.stderr)
+    return 0
+
+
+def cmd_srgan_eval(args) -> int:
+    from rnncomp.images import load_images, sample_images_dir
+    from rnncomp.srgan import evaluate_upscaling, write_upscaling_result
+    from rnncomp.zoo import load_model
+
+    _quiet_tensorflow()
+    data = args.data or sample_images_dir() / "kodak"
+    images = load_images(data, limit=args.limit)
+    generator = load_model(args.model)
+    result = evaluate_upscaling(generator, images, name=str(args.model))
+    result["data"] = str(data)
+    from rnncomp.provenance import machine
+
+    result["machine"] = machine()
+    write_upscaling_result(result, args.out)
+    m = result["mean"]
+    for k in ("bicubic", "generator"):
+        print(f"{k:9s}  PSNR {m[k]['psnr_rgb']:.2f} dB (Y {m[k]['psnr_y']:.2f})  "
+              f"SSIM {m[k]['ssim_rgb']:.4f} (Y {m[k]['ssim_y']:.4f})")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args) -> int:
     import json as _json
 
@@ -761,6 +793,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set optimizer.learning_rate=1e-3")
     t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
     t.set_defaults(func=cmd_train)
+
+    sg = sub.add_parser("srgan-train", formatter_class=fmt,
+                        help="train the SRGAN x4 upscaler (SRResNet pre-training, then adversarial)",
+                        description="Train the SRGAN generator and discriminator (Ledig et al. 2017) from "
+                                    "an experiment file (see experiments/srgan-default.json); resumes the "
+                                    "run when it has checkpoints.")
+    sg.add_argument("--config", required=True, help="SRGAN experiment JSON")
+    sg.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this many minutes")
+    sg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sg.set_defaults(func=cmd_srgan_train)
+
+    se = sub.add_parser("srgan-eval", formatter_class=fmt,
+                        help="x4 upscaling: a SRGAN generator against bicubic (PSNR, SSIM)",
+                        description="Downscale every image by 4 (bicubic), upscale it back with bicubic "
+                                    "and with the generator, and score both (RGB and Y, 4-pixel border).")
+    se.add_argument("--model", default="srgan-x4", help="shipped generator name or checkpoint folder")
+    se.add_argument("--data", help="image folder (default: the bundled Kodak samples)")
+    se.add_argument("--limit", type=_positive_int, help="at most this many images")
+    se.add_argument("--out", default="results/srgan-eval.json", help="result JSON")
+    se.set_defaults(func=cmd_srgan_eval)
 
     ev = sub.add_parser("evaluate", formatter_class=fmt,
                         help="rate-distortion of a learned codec through real files",

@@ -33,7 +33,7 @@ import numpy as np
 from rnncomp.config import SRGANConfig
 from rnncomp.errors import RnncompError
 
-__all__ = ["evaluate_upscaling", "rgb_to_y", "train_srgan", "write_upscaling_result"]
+__all__ = ["evaluate_upscaling", "rgb_to_y", "train_srgan", "train_srgan_config", "write_upscaling_result"]
 
 #: The generator's architecture fields: a run resumes only with the same values.
 _ARCH_FIELDS = ("upscale", "generator_filters", "generator_blocks", "discriminator_filters")
@@ -266,6 +266,38 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
         "steps_per_second": round(taken / elapsed, 4) if elapsed > 0 else None,
         "metrics": last_metrics,
     }
+
+
+def train_srgan_config(path, minutes: float | None = None, progress: bool = True, log=print) -> dict:
+    """Runs :func:`train_srgan` from an experiment JSON (``rnncomp srgan-train --config``).
+
+    Fields: ``name``, ``run_dir`` (default ``runs/<name>``), ``data`` (an image folder or
+    :class:`rnncomp.data.Source` spec; ``$SHARED`` / ``$SAMPLES`` expand), ``model``
+    (:class:`SRGANConfig` fields), and :func:`train_srgan`'s ``steps``, ``pretrain_steps``,
+    ``patch``, ``batch``, ``lr``, ``seed``, ``log_every``, ``checkpoint_minutes``,
+    ``keep_checkpoints``, ``decay``, ``minutes`` (``minutes`` here overrides it).
+    """
+    from rnncomp.train import _read_config
+
+    d = _read_config(Path(path))
+    d.pop("description", None)
+    d.pop("_comment", None)
+    name = d.pop("name", "srgan")
+    run_dir = d.pop("run_dir", None) or str(Path("runs") / name)
+    try:
+        data, model = d.pop("data"), d.pop("model", {})
+    except KeyError:
+        raise RnncompError(f"{path}: the SRGAN experiment needs 'data' (an image folder)") from None
+    allowed = {"steps", "pretrain_steps", "patch", "batch", "lr", "seed", "log_every", "checkpoint_minutes",
+               "keep_checkpoints", "decay", "minutes"}
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise RnncompError(f"{path}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+    if minutes is not None:
+        d["minutes"] = minutes
+    if "folder:" not in data and "npz:" not in data and "tfds:" not in data:
+        data = f"folder:{data}"
+    return train_srgan(run_dir, data, config=SRGANConfig.from_dict(dict(model)), progress=progress, log=log, **d)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
