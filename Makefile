@@ -8,6 +8,8 @@ DATA ?= $(SHARED)/data
 ANCHORS ?= $(SHARED)/anchors/kodak-rd
 RESULTS ?= experiments/results
 MODEL ?= rnncomp-default
+E2E_MODEL ?= e2e-default
+SRGAN_MODEL ?= srgan-x4
 # oneDNN is off by default on this CPU and makes training 1.7-3.7x faster (ENVIRONMENT.md).
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -15,10 +17,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs clean
+.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## create $(VENV) and install rnncomp (editable) with test extras
 
@@ -88,6 +90,35 @@ evaluate-thumbs: install ## the shipped codec on the 1,000 hold-out thumbnails v
 	$(BIN)/rnncomp report --ours $(RESULTS)/thumbs32/$(MODEL)-auto.json $(RESULTS)/thumbs32/$(MODEL)-auto-headerless.json \
 	  --against $(THUMBS_REFS) --pixels 1024 --metric ssim-rgb=0.67,0.7,0.72,0.74,0.8 \
 	  --metric ms-ssim-rgb=0.86,0.88,0.9,0.91,0.95 --out $(RESULTS)/thumbs32/equal-quality-$(MODEL).md
+
+# --- the end-to-end CNN codec and its SRGAN upscaler -----------------------------------------------
+
+train-e2e: ## train the default end-to-end CNN codec (experiments/e2e-default.json); resumes
+	$(MAKE) train CONFIG=experiments/e2e-default.json
+
+train-srgan: install ## train the SRGAN x4 upscaler (experiments/srgan-default.json; MINUTES limits it); resumes
+	$(BIN)/rnncomp srgan-train --config experiments/srgan-default.json $(if $(MINUTES),--minutes $(MINUTES))
+
+ship-e2e: install ## ship CKPT as E2E_MODEL, with its check on the bundled samples
+	$(BIN)/rnncomp ship $(CKPT) --name $(E2E_MODEL)
+	$(BIN)/rnncomp evaluate --model $(E2E_MODEL) --levels 16,64,256 --entropy predictive --quiet \
+	  --out rnncomp/weights/$(E2E_MODEL)/samples-kodak.json
+
+ship-srgan: install ## ship CKPT (an srgan-train checkpoint) as SRGAN_MODEL, with its check on the bundled samples
+	$(BIN)/rnncomp ship $(CKPT) --name $(SRGAN_MODEL)
+	$(BIN)/rnncomp srgan-eval --model $(SRGAN_MODEL) --out rnncomp/weights/$(SRGAN_MODEL)/samples-kodak.json
+
+evaluate-e2e: install ## the shipped end-to-end codec on Kodak: every coder, bicubic and SRGAN upscaling, vs JPEG and ours
+	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(E2E_MODEL) --entropy all --upscaler both \
+	  --levels 4,8,16,32,64,128,256 --out $(RESULTS)/kodak/$(E2E_MODEL).json \
+	  --compare $(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json $(RESULTS)/kodak/webp.json \
+	  $(RESULTS)/kodak/$(MODEL)-auto.json --plot $(RESULTS)/kodak/rd-$(E2E_MODEL).png --bpp-max 2
+	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(E2E_MODEL)-auto.json $(RESULTS)/kodak/$(E2E_MODEL)-auto-srgan.json \
+	  --against $(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json $(RESULTS)/kodak/webp.json \
+	  $(RESULTS)/kodak/$(MODEL)-auto.json --out $(RESULTS)/kodak/bd-$(E2E_MODEL).md
+
+evaluate-srgan: install ## x4 upscaling on the 24 Kodak images: the shipped SRGAN generator vs bicubic
+	$(BIN)/rnncomp srgan-eval --model $(SRGAN_MODEL) --data $(DATA)/kodak --out $(RESULTS)/srgan/kodak-x4-$(SRGAN_MODEL).json
 
 clean: ## remove caches and local results (keeps $(VENV))
 	rm -rf .pytest_cache results build *.egg-info

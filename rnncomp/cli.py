@@ -93,6 +93,17 @@ def cmd_baselines(args) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    """``16,64,256``: a comma list of positive integers."""
+    try:
+        values = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        values = []
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"expected a comma list of positive integers, got {text!r}")
+    return values
+
+
 def _iterations(text: str) -> list[int]:
     """``8`` (1..8), ``2-12`` or ``1,2,4,8``."""
     try:
@@ -116,27 +127,50 @@ def cmd_evaluate(args) -> int:
     from rnncomp.images import load_images, sample_images_dir
     from rnncomp.plot import load_curve, plot_rd
 
+    from rnncomp.codec import is_e2e
+
     data = Path(args.data) if args.data else sample_images_dir() / "kodak"
     images = load_images(data, limit=args.limit)
     model = resolve_model(args.model)
-    coders = usable_coders(model) + ["auto"] if args.entropy == "all" else [args.entropy]
-    ks = args.iterations or list(range(1, int(model.config.iterations) + 1))
-    print(f"{len(images)} images from {data}; {model.config.name}, iterations {ks[0]}-{ks[-1]}, "
-          f"entropy {', '.join(coders)}", file=sys.stderr)
-    results = evaluate_model(model, images, ks, coders, batch=args.batch,
-                             per_image=not args.no_per_image, progress=not args.quiet,
-                             headerless=args.headerless)
+    if is_e2e(model):
+        from rnncomp.entropy.compact import COMPACT_CODERS
+        from rnncomp.evaluate import evaluate_e2e
+
+        if args.entropy not in COMPACT_CODERS + ("auto", "all"):
+            raise RnncompError(f"--entropy {args.entropy} does not code compact images; choose one of "
+                               f"{', '.join(COMPACT_CODERS + ('auto', 'all'))}")
+        coders = list(COMPACT_CODERS) + ["auto"] if args.entropy == "all" else [args.entropy]
+        levels = args.levels or [n for n in (8, 16, 32, 64, 128, 256)]
+        upscalers = ["bicubic", "srgan"] if args.upscaler == "both" else [args.upscaler]
+        print(f"{len(images)} images from {data}; {model.config.name}, levels {', '.join(map(str, levels))}, "
+              f"entropy {', '.join(coders)}, upscaling {', '.join(upscalers)}", file=sys.stderr)
+        results = evaluate_e2e(model, images, levels, coders, upscalers, per_image=not args.no_per_image,
+                               progress=not args.quiet, headerless=args.headerless)
+        axis = "levels"
+    else:
+        if args.levels or args.upscaler != "bicubic":
+            raise RnncompError("--levels and --upscaler apply to end-to-end models")
+        coders = usable_coders(model) + ["auto"] if args.entropy == "all" else [args.entropy]
+        ks = args.iterations or list(range(1, int(model.config.iterations) + 1))
+        print(f"{len(images)} images from {data}; {model.config.name}, iterations {ks[0]}-{ks[-1]}, "
+              f"entropy {', '.join(coders)}", file=sys.stderr)
+        results = evaluate_model(model, images, ks, coders, batch=args.batch,
+                                 per_image=not args.no_per_image, progress=not args.quiet,
+                                 headerless=args.headerless)
+        axis = "iterations"
     coders = list(results)
     anchors = [load_curve(p) for p in _curve_files(args.compare)] if args.compare else []
     command = "rnncomp " + " ".join(shlex.quote(a) for a in args.argv)
     out = Path(args.out)
     written = []
-    first = results[coders[0]]["results"]
-    print(f"{'iter':>4s} " + " ".join(f"{'bpp ' + c:>12s}" for c in coders) +
-          f" {'PSNR':>7s} {'SSIM':>7s} {'MS-SSIM':>8s}")
-    for n, k in enumerate(first["iterations"]):
-        print(f"{k:4d} " + " ".join(f"{results[c]['results']['bpp'][n]:12.4f}" for c in coders) +
-              f" {first['psnr-rgb'][n]:7.2f} {first['ssim-rgb'][n]:7.4f} {first['ms-ssim-rgb'][n]:8.4f}")
+    for group in dict.fromkeys(results[c].get("upscaler", "") for c in coders):
+        names = [c for c in coders if results[c].get("upscaler", "") == group]
+        first = results[names[0]]["results"]
+        print((f"upscaling: {group}\n" if group else "") + f"{axis[:6]:>6s} " +
+              " ".join(f"{'bpp ' + c:>12s}" for c in names) + f" {'PSNR':>7s} {'SSIM':>7s} {'MS-SSIM':>8s}")
+        for n, k in enumerate(first[axis]):
+            print(f"{k:6d} " + " ".join(f"{results[c]['results']['bpp'][n]:12.4f}" for c in names) +
+                  f" {first['psnr-rgb'][n]:7.2f} {first['ssim-rgb'][n]:7.4f} {first['ms-ssim-rgb'][n]:8.4f}")
     for c in coders:
         result = results[c]
         result["dataset"]["source"] = str(data)
@@ -824,7 +858,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="shipped model name, checkpoint folder or .keras (default: rnncomp-default)")
     ev.add_argument("--iterations", type=_iterations,
                     help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
-    ev.add_argument("--entropy", default="auto", choices=_CODERS + ("auto", "all"),
+    ev.add_argument("--levels", type=_int_list,
+                    help="end-to-end models: comma list of quantisation levels (default 8,16,...,256)")
+    ev.add_argument("--upscaler", choices=("bicubic", "srgan", "both"), default="bicubic",
+                    help="end-to-end models: upscaling before the IRM ('both': one result each)")
+    ev.add_argument("--entropy", default="auto", choices=_CODERS + _COMPACT_CODERS + ("auto", "all"),
                     help="entropy coder (auto: what compress writes by default, the smallest file); "
                          "'all' writes one result per coder and auto (OUT-<coder>.json; prior only for "
                          "a model with a context prior)")

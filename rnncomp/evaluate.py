@@ -30,7 +30,8 @@ from rnncomp.baselines import Codec, Encoded
 from rnncomp.errors import RnncompError
 from rnncomp.provenance import machine_info
 
-__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec", "evaluate_model", "write_result"]
+__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec",
+    "evaluate_e2e", "evaluate_model", "write_result"]
 
 METRIC_KEYS = ("psnr-rgb", "ms-ssim-rgb", "ssim-rgb", "mse-rgb")
 
@@ -305,6 +306,122 @@ def evaluate_model(
                 images[i][0]: {"bpp": bpps[c][i], **{key: [sc[key] for sc in scores[i]] for key in METRIC_KEYS}}
                 for i in range(len(imgs))}
         results[c] = result
+    return results
+
+
+def evaluate_e2e(
+    model,
+    images: Sequence[tuple[str, np.ndarray]],
+    levels: Sequence[int] = (8, 16, 32, 64, 128, 256),
+    coders: Sequence[str] = ("auto",),
+    upscalers: Sequence[str] = ("bicubic",),
+    per_image: bool = True,
+    progress: bool = True,
+    headerless: bool = False,
+) -> dict[str, dict]:
+    """An end-to-end CNN codec through real files; one result per coder and upscaler.
+
+    For each image and level count the compact image is written with each coder
+    (:func:`rnncomp.bitstream.write_compact`: the file ``rnncomp compress --levels
+    L --entropy C`` writes; ``auto`` = the smallest), read back, and decoded with
+    each upscaler (bicubic, or the SRGAN generator x4 then resized, before the
+    IRM). bpp is ``8 * len(file) / pixels``; the distortion depends on the
+    upscaler only, the rate on the coder only. Result names: ``<model>-<coder>``
+    with bicubic, ``<model>-<coder>-srgan`` with SRGAN. ``quality`` = levels.
+    """
+    from rnncomp import bitstream, zoo
+    from rnncomp.codec import AUTO, as_image, is_e2e, resolve_model, to_uint8
+    from rnncomp.entropy.compact import COMPACT_CODERS
+    from rnncomp.models.e2e import CompactCodes
+
+    m = resolve_model(model)
+    if not is_e2e(m):
+        raise RnncompError("evaluate_e2e needs an end-to-end model")
+    auto = AUTO in coders
+    coders = [c for c in coders if c != AUTO]
+    if auto:
+        coders = list(dict.fromkeys(coders + list(COMPACT_CODERS)))
+    for c in coders:
+        if c not in COMPACT_CODERS:
+            raise RnncompError(f"unknown compact-image coder {c!r}; choose from {', '.join(COMPACT_CODERS)}")
+    ls = sorted({int(n) for n in levels})
+    if not images:
+        raise RnncompError("no images to evaluate")
+    variant = _ms_ssim_variant(images)
+    name = zoo.model_name(m) or "model"
+    shown = list(coders) + ([AUTO] if auto else [])
+    rates = shown + ([f"{c}-headerless" for c in shown] if headerless else [])
+    imgs = [as_image(img) for _, img in images]
+    bpps = {c: [[0.0] * len(ls) for _ in imgs] for c in rates}
+    scores = {u: [[None] * len(ls) for _ in imgs] for u in upscalers}
+    enc_t = {c: [] for c in shown}
+    dec_t = {u: [] for u in upscalers}
+    bar = _progress_bar(len(imgs) * len(ls), f"{name} ({len(ls)} rates)", progress)
+    for i, img in enumerate(imgs):
+        pixels = float(img.shape[0] * img.shape[1])
+        for n, L in enumerate(ls):
+            t0 = time.perf_counter()
+            codes = m.encode(img, L)
+            model_enc = time.perf_counter() - t0
+            files = {}
+            for c in coders:
+                header = bitstream.CompactHeader(
+                    height=img.shape[0], width=img.shape[1], scale=int(m.stride),
+                    channels=int(m.config.compact_channels), levels=L, coder=c,
+                    model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
+                t0 = time.perf_counter()
+                files[c] = bitstream.write_compact(codes.values[0], header)
+                enc_t[c].append(model_enc + time.perf_counter() - t0)
+            if auto:
+                files[AUTO] = min(files.values(), key=len)
+                enc_t[AUTO].append(model_enc + sum(enc_t[c][-1] - model_enc for c in coders))
+            for c in shown:
+                bpps[c][i][n] = 8.0 * len(files[c]) / pixels
+                if headerless:
+                    bpps[f"{c}-headerless"][i][n] = 8.0 * len(bitstream.strip_header(files[c])) / pixels
+            data = files[shown[-1]]
+            t0 = time.perf_counter()
+            header, values = bitstream.read_compact(data)
+            read_s = time.perf_counter() - t0
+            if not np.array_equal(values, codes.values[0]):
+                raise AssertionError(f"the compact image did not round-trip through the file ({images[i][0]})")
+            back = CompactCodes(values[None], L, codes.shape, codes.scale)
+            for u in upscalers:
+                t0 = time.perf_counter()
+                decoded = to_uint8(m.decode(back, upscaler=u))
+                dec_t[u].append(read_s + time.perf_counter() - t0)
+                values_u = distortion(img[None], decoded)
+                scores[u][i][n] = {key: float(v[0]) for key, v in values_u.items()}
+            bar.update(1)
+    bar.close()
+
+    results = {}
+    for u in upscalers:
+        for c in rates:
+            coder = c.split("-")[0]
+            key = c if u == "bicubic" else f"{c}-{u}"
+            res: dict[str, list] = {"bpp": [], "levels": ls, "quality": ls}
+            for k in METRIC_KEYS:
+                res[k] = [float(np.mean([scores[u][i][n][k] for i in range(len(imgs))])) for n in range(len(ls))]
+            res["bpp"] = [float(np.mean([bpps[c][i][n] for i in range(len(imgs))])) for n in range(len(ls))]
+            res["encoding_time"] = [float(np.mean(enc_t[coder]))] * len(ls)
+            res["decoding_time"] = [float(np.mean(dec_t[u]))] * len(ls)
+            result = {
+                "name": f"{name}-{key}",
+                "description": f"rnncomp end-to-end codec {name}, {coder} coding of the compact image, "
+                               f"{u} upscaling before the IRM; quality = quantisation levels; times per "
+                               f"image and rate" + ("; rate without the file header" if "-headerless" in c else ""),
+                "model": name, "entropy": coder, "upscaler": u, "headerless": "-headerless" in c,
+                "results": res,
+                "dataset": {"images": len(imgs), "first_image_shape": list(imgs[0].shape)},
+                "ms_ssim_variant": variant,
+                "machine": machine_info(with_tensorflow=True),
+            }
+            if per_image:
+                result["per_image"] = {
+                    images[i][0]: {"bpp": bpps[c][i], **{k: [sc[k] for sc in scores[u][i]] for k in METRIC_KEYS}}
+                    for i in range(len(imgs))}
+            results[key] = result
     return results
 
 
