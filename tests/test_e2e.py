@@ -294,3 +294,26 @@ def test_trainer_runs_and_validates_levels(tmp_path):
     assert lines[-1]["points"] == ["levels_016", "levels_256"]
     assert lines[-1]["bpp"][0] < lines[-1]["bpp"][1]
     assert (tmp_path / "checkpoints" / "step-00000006" / "config.json").is_file()
+
+
+def test_evaluate_e2e_real_files(model, kodak_samples):
+    from rnncomp.evaluate import evaluate_e2e
+
+    name, img = kodak_samples[0]
+    crop = [(name, img[:64, :96])]
+    res = evaluate_e2e(model, crop, levels=(16, 256), coders=("huffman", "auto"), progress=False,
+                       headerless=True)
+    assert set(res) == {"huffman", "raw", "arithmetic", "predictive", "auto"} | {
+        f"{c}-headerless" for c in ("huffman", "raw", "arithmetic", "predictive", "auto")}
+    auto = res["auto"]["results"]
+    # auto = the smallest real file; the rate grows with the levels; the header is counted.
+    for n, levels in enumerate((16, 256)):
+        data = codec.compress(crop[0][1], model, levels=levels, entropy="auto")
+        assert auto["bpp"][n] == pytest.approx(8.0 * len(data) / (64 * 96))
+        assert res["auto-headerless"]["results"]["bpp"][n] < auto["bpp"][n]
+    assert auto["bpp"][0] < auto["bpp"][1]
+    decoded = codec.decompress(codec.compress(crop[0][1], model, levels=256), model)
+    from rnncomp.metrics import psnr
+
+    assert auto["psnr-rgb"][1] == pytest.approx(float(psnr(crop[0][1][None], decoded[None])[0]), abs=1e-4)
+    assert res["huffman"]["results"]["psnr-rgb"] == auto["psnr-rgb"]
