@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -200,11 +201,20 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
     last_metrics: dict[str, float] = {}
     stopped, checkpoint = None, None
     current_lr = None
+    signalled = []
+
+    def on_signal(signum, frame):  # SIGTERM (nohup runs, `kill`): finish the step, checkpoint, stop
+        signalled.append(signal.Signals(signum).name)
+
+    old_handler = signal.signal(signal.SIGTERM, on_signal)
     try:
         iterator = iter(dataset)
         while step < steps:
             if minutes is not None and time.monotonic() - started > 60.0 * minutes:
                 stopped = "time limit"
+                break
+            if signalled:
+                stopped = signalled[0]
                 break
             model.adversarial = step >= pretrain_steps
             rate = lr if step < decay_at else lr * 0.1
@@ -238,6 +248,7 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
     except KeyboardInterrupt:
         stopped = "interrupt"
     finally:
+        signal.signal(signal.SIGTERM, old_handler)
         if bar is not None:
             bar.close()
             bar = None
