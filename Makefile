@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan clean
+.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -95,6 +95,11 @@ evaluate-thumbs: install ## the shipped codec on the 1,000 hold-out thumbnails v
 
 train-e2e: ## train the default end-to-end CNN codec (experiments/e2e-default.json); resumes
 	$(MAKE) train CONFIG=experiments/e2e-default.json
+
+recipes-e2e: install ## end-to-end codec: ICM 3/5/10 layers, separable IRM, low-variance 0/0.01/0.1 (MINUTES each, default 5)
+	$(BIN)/rnncomp recipes experiments/recipes-e2e/base.json experiments/recipes-e2e/icm5.json \
+	  experiments/recipes-e2e/icm10.json experiments/recipes-e2e/separable.json experiments/recipes-e2e/lowvar0.json \
+	  experiments/recipes-e2e/lowvar0.1.json --minutes $(or $(MINUTES),5) --out $(RESULTS)/recipes-e2e
 
 train-srgan: install ## train the SRGAN x4 upscaler (experiments/srgan-default.json; MINUTES limits it); resumes
 	$(BIN)/rnncomp srgan-train --config experiments/srgan-default.json $(if $(MINUTES),--minutes $(MINUTES))
