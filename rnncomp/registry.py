@@ -15,13 +15,19 @@ recurrent neural networks"; all at the paper's full width unless overridden):
 - ``toderici2017-residual-gru``: the residual GRU, one-shot;
 - ``toderici2017-convdeconv``: the non-recurrent conv/deconv baseline (one model
   per rate: override ``bits``, e.g. ``bits=64`` for 0.25 bpp).
+
+And the paper's second system and its upscaler:
+
+- ``jiang2017-e2e``: the end-to-end CNN codec (ICM -> compact image -> lossless
+  coding -> IRM; Jiang et al. 2017 with the paper's changes), 3-layer ICM, 1/4 scale;
+- ``ledig2017-srgan``: the SRGAN x4 generator (Ledig et al. 2017) at the paper's size.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from rnncomp.config import ConfigError, ConvDeconvConfig, RecurrentConfig
+from rnncomp.config import ConfigError, ConvDeconvConfig, E2EConfig, RecurrentConfig, SRGANConfig
 
 __all__ = ["describe_model", "get_config", "get_model", "list_models", "register_model"]
 
@@ -110,3 +116,16 @@ def _residual_gru():
 )
 def _convdeconv():
     return ConvDeconvConfig(name="toderici2017-convdeconv")
+
+
+@register_model(
+    "jiang2017-e2e",
+    "End-to-end CNN codec: ICM -> 8-bit compact image -> lossless coding -> IRM (Jiang et al. 2017, the paper's changes)",
+)
+def _e2e():
+    return E2EConfig(name="jiang2017-e2e")
+
+
+@register_model("ledig2017-srgan", "SRGAN x4 generator, SRResNet layout (Ledig et al. 2017)")
+def _srgan():
+    return SRGANConfig(name="ledig2017-srgan")

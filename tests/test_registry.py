@@ -44,6 +44,17 @@ def test_get_model_with_overrides(name):
     assert codes.bits.shape[:2] == (1, 1)
 
 
+def test_second_system_presets():
+    from rnncomp.models.e2e import E2ECodec
+    from rnncomp.models.srgan import SRGANGenerator
+
+    e2e = get_model("jiang2017-e2e", icm_filters=8, irm_filters=8)
+    assert isinstance(e2e, E2ECodec) and e2e.config.icm_layers == 3
+    assert e2e.encode(np.zeros((16, 16, 3), np.uint8), 16).values.shape == (1, 4, 4, 3)
+    g = get_model("ledig2017-srgan", generator_filters=8, generator_blocks=1)
+    assert isinstance(g, SRGANGenerator) and g.upscale(np.zeros((5, 7, 3), np.uint8)).shape == (20, 28, 3)
+
+
 def test_registry_presets():
     assert get_config("toderici2017-lstm").unit == "lstm"
     assert get_config("toderici2017-lstm").framework == "one_shot"
