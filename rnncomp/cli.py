@@ -166,7 +166,7 @@ def cmd_evaluate(args) -> int:
     for group in dict.fromkeys(results[c].get("upscaler", "") for c in coders):
         names = [c for c in coders if results[c].get("upscaler", "") == group]
         first = results[names[0]]["results"]
-        print((f"upscaling: {group}\n" if group else "") + f"{axis[:6]:>6s} " +
+        print((f"upscaling: {group}\n" if group else "") + f"{'iter' if axis == 'iterations' else axis:>6s} " +
               " ".join(f"{'bpp ' + c:>12s}" for c in names) + f" {'PSNR':>7s} {'SSIM':>7s} {'MS-SSIM':>8s}")
         for n, k in enumerate(first[axis]):
             print(f"{k:6d} " + " ".join(f"{results[c]['results']['bpp'][n]:12.4f}" for c in names) +

@@ -519,8 +519,10 @@ class _Callback:
                     rows = [np.concatenate([t.val_images[: t.cfg.tensorboard_images][j]]
                                            + [rec[j] for _, rec in v["recon"]], axis=1)
                             for j in range(min(t.cfg.tensorboard_images, len(t.val_images)))]
-                    tf.summary.image("val/original_and_" +
-                                     "_".join(str(k) for k, _ in v["recon"]),
+                    kind = v["recon"][0][0].rsplit("_", 1)[0]  # "iteration" or "levels"
+                    kind += "" if kind.endswith("s") else "s"
+                    tf.summary.image(f"val/original_and_{kind}_" +
+                                     "_".join(str(int(k.rsplit("_", 1)[1])) for k, _ in v["recon"]),
                                      np.stack(rows), max_outputs=len(rows))
                 t.writer.flush()
 

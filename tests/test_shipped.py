@@ -31,3 +31,36 @@ def test_shipped_files_are_small_and_say_how_they_were_trained():
         assert f.stat().st_size < 20 * 10**6, f
     info = json.loads((folder / "training.json").read_text())
     assert info["step"] > 0 and info["experiment"]["data"]["sources"]
+
+
+def test_shipped_e2e_reproduces_its_recorded_sample_results(kodak_samples):
+    from rnncomp.evaluate import evaluate_e2e
+
+    record = json.loads((weights_dir() / "e2e-default" / "samples-kodak.json").read_text())
+    model = load_model("e2e-default")
+    levels = record["results"]["levels"]
+    name, image = kodak_samples[0]
+    got = evaluate_e2e(model, [(name, image)], levels, ("predictive",), progress=False)["predictive"]
+    want = record["per_image"][name]
+    assert np.allclose(got["per_image"][name]["bpp"], want["bpp"], rtol=0.01)
+    assert np.allclose(got["per_image"][name]["psnr-rgb"], want["psnr-rgb"], atol=0.05)
+
+
+def test_shipped_srgan_reproduces_its_recorded_sample_results(kodak_samples):
+    from rnncomp.srgan import evaluate_upscaling
+
+    record = json.loads((weights_dir() / "srgan-x4" / "samples-kodak.json").read_text())
+    got = evaluate_upscaling(load_model("srgan-x4"), kodak_samples[:1])
+    name = kodak_samples[0][0]
+    want = next(r for r in record["images"] if r["name"] == name)
+    for k in ("bicubic", "generator"):
+        assert abs(got["images"][0][k]["psnr_rgb"] - want[k]["psnr_rgb"]) < 0.05
+
+
+@pytest.mark.parametrize("name", ["e2e-default", "srgan-x4"])
+def test_second_system_files_are_small_and_say_how_they_were_trained(name):
+    folder = weights_dir() / name
+    for f in folder.iterdir():
+        assert f.stat().st_size < 20 * 10**6, f
+    info = json.loads((folder / "training.json").read_text())
+    assert info["step"] > 0
