@@ -298,9 +298,9 @@ def cmd_srgan_eval(args) -> int:
     generator = load_model(args.model)
     result = evaluate_upscaling(generator, images, name=str(args.model))
     result["data"] = str(data)
-    from rnncomp.provenance import machine
+    from rnncomp.provenance import machine_info
 
-    result["machine"] = machine()
+    result["machine"] = machine_info(with_tensorflow=True)
     write_upscaling_result(result, args.out)
     m = result["mean"]
     for k in ("bicubic", "generator"):

@@ -306,6 +306,8 @@ def train_srgan_config(path, minutes: float | None = None, progress: bool = True
         raise RnncompError(f"{path}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
     if minutes is not None:
         d["minutes"] = minutes
+    Path(run_dir).mkdir(parents=True, exist_ok=True)  # the experiment beside the run (rnncomp ship reads it)
+    (Path(run_dir) / "config.json").write_text(json.dumps(_read_config(Path(path)), indent=2) + "\n")
     if "folder:" not in data and "npz:" not in data and "tfds:" not in data:
         data = f"folder:{data}"
     return train_srgan(run_dir, data, config=SRGANConfig.from_dict(dict(model)), progress=progress, log=log, **d)
