@@ -126,27 +126,10 @@ def _adaptive(planes, levels, residual, encoder=None, decoder=None, n=None):
     return out
 
 
-def _shortest(full: bytes, decodes, floor: int) -> bytes | None:
-    """The shortest prefix of ``full`` that still decodes, padded to ``floor`` bytes."""
-    best = None
-    length = len(full)
-    while length >= 0 and decodes(full[:length]):
-        best = length
-        length -= 1
-    if best is None:
-        return None
-    payload = full[:best]
-    if len(payload) < floor:
-        payload += b"\xff" * (floor - len(payload))
-        if not decodes(payload):
-            return None
-    return payload
-
-
 def _encode_adaptive(planes, levels, residual) -> bytes:
     import constriction
 
-    from rnncomp.entropy.context import _words_for_decoder, min_payload_bytes
+    from rnncomp.entropy.context import _words_for_decoder, min_payload_bytes, shortest_payload
 
     encoder = constriction.stream.queue.RangeEncoder()
     _adaptive(planes, levels, residual, encoder=encoder)
@@ -160,7 +143,7 @@ def _encode_adaptive(planes, levels, residual) -> bytes:
         except Exception:  # noqa: BLE001 - any failure means "this cut does not work"
             return False
 
-    payload = _shortest(full, decodes, min_payload_bytes(planes.size))
+    payload = shortest_payload(full, decodes, min_payload_bytes(planes.size))
     if payload is None:  # never seen; the full stream always decodes
         raise AssertionError("adaptive arithmetic coding did not round-trip")
     return payload

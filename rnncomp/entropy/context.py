@@ -76,6 +76,27 @@ def min_payload_bytes(n_bits: int) -> int:
     return -(-int(n_bits) // MAX_BITS_PER_BYTE)
 
 
+def shortest_payload(full: bytes, decodes, floor: int) -> bytes | None:
+    """The shortest prefix of a range coder's output that still ``decodes``, padded to ``floor`` bytes.
+
+    The decoder reads missing words as ``0xff`` bytes (:func:`_words_for_decoder`), so the
+    coder's last bytes can often be dropped; None when not even ``full`` decodes.
+    """
+    best = None
+    length = len(full)
+    while length >= 0 and decodes(full[:length]):
+        best = length
+        length -= 1
+    if best is None:
+        return None
+    payload = full[:best]
+    if len(payload) < floor:
+        payload += b"\xff" * (floor - len(payload))
+        if not decodes(payload):
+            return None
+    return payload
+
+
 def _constriction():
     import constriction
 
@@ -216,20 +237,8 @@ class ContextCoder(IterationCoder):
             except Exception:  # noqa: BLE001 - any failure means "this cut does not work"
                 return False
 
-        floor = min_payload_bytes(target.size)
-        best = None
-        length = len(full)
-        while length >= 0 and decodes(full[:length]):
-            best = length
-            length -= 1
-        if best is None:
-            return None
-        payload = full[:best]
-        if len(payload) < floor:
-            payload += b"\xff" * (floor - len(payload))
-            if not decodes(payload):
-                return None
-        return payload if len(payload) < self.raw_size else None
+        payload = shortest_payload(full, decodes, min_payload_bytes(target.size))
+        return payload if payload is not None and len(payload) < self.raw_size else None
 
     def decode(self, payload):
         from rnncomp.bitstream import BitstreamError

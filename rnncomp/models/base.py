@@ -48,7 +48,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["BinaryCodec", "Codes", "ProgressiveDecoder", "reflect_pad_indices"]
+__all__ = ["BinaryCodec", "Codes", "ConfigModel", "ProgressiveDecoder", "reflect_pad_indices"]
 
 
 def reflect_pad_indices(size: int, multiple: int) -> np.ndarray | None:
@@ -221,7 +221,38 @@ def _scale_for_distribution(loss):
     return loss
 
 
-class BinaryCodec(keras.Model):
+class ConfigModel(keras.Model):
+    """A ``keras.Model`` built from one config dataclass (``config_class``), nanoGPT style.
+
+    ``config=`` takes the dataclass or its dict (``None``: the defaults);
+    ``get_config``/``from_config`` store it, so ``.keras`` files rebuild the model.
+    """
+
+    config_class = None
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(**kwargs)
+        cls = self.config_class
+        if config is None:
+            config = cls()
+        elif isinstance(config, dict):
+            config = cls.from_dict(config)
+        elif not isinstance(config, cls):
+            raise TypeError(f"config must be a {cls.__name__} or dict, got {type(config).__name__}")
+        self.config = config
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model_config = config.pop("config", None)
+        config.pop("dtype", None)
+        return cls(config=model_config, **config)
+
+
+class BinaryCodec(ConfigModel):
     """Base class of the binary codecs: shared training and coding contract.
 
     Subclasses set ``config_class`` and ``max_iterations`` and implement
@@ -234,15 +265,8 @@ class BinaryCodec(keras.Model):
     max_iterations = None
 
     def __init__(self, config=None, **kwargs):
-        super().__init__(**kwargs)
-        if config is None:
-            config = self.config_class()
-        elif isinstance(config, dict):
-            config = self.config_class.from_dict(config)
-        elif not isinstance(config, self.config_class):
-            raise TypeError(f"config must be a {self.config_class.__name__} or dict, got {type(config).__name__}")
-        self.config = config
-        self._loss_weights = tuple(float(w) for w in config.loss_weights)
+        super().__init__(config, **kwargs)
+        self._loss_weights = tuple(float(w) for w in self.config.loss_weights)
         self.psnr_trackers = [
             keras.metrics.Mean(name=f"psnr_{t + 1}") for t in range(len(self._loss_weights))
         ]
@@ -459,18 +483,6 @@ class BinaryCodec(keras.Model):
         codes = self.encode(images, iterations)
         for t, x_hat in enumerate(self.decode_progressive(codes), start=1):
             yield f"iteration_{t:02d}", codes.raw_bpp * t / iterations, x_hat
-
-    # Serialization --------------------------------------------------------------------
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        model_config = config.pop("config", None)
-        config.pop("dtype", None)
-        return cls(config=model_config, **config)
 
     def count_params_by_part(self) -> dict:
         """Parameter counts of the top-level parts (encoder, binarizer, decoder, ...)."""

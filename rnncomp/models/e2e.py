@@ -44,7 +44,7 @@ import numpy as np
 from keras import ops
 
 from rnncomp.config import E2EConfig
-from rnncomp.models.base import _scale_for_distribution, _to_numpy, reflect_pad_indices
+from rnncomp.models.base import ConfigModel, _scale_for_distribution, _to_numpy, reflect_pad_indices
 
 __all__ = ["CompactCodes", "CompressionModule", "E2ECodec", "ReconstructionModule", "quantize"]
 
@@ -58,6 +58,16 @@ def quantize(values, levels):
     n = ops.cast(levels, "float32") - 1.0
     q = ops.round(values * n) / n
     return values + ops.stop_gradient(q - values)
+
+
+def _build_chain(convs, norms, input_shape):
+    """Builds convolutions (each optionally followed by a normalisation) applied in sequence."""
+    shape = tuple(input_shape)
+    for conv, norm in zip(convs, norms):
+        conv.build(shape)
+        shape = conv.compute_output_shape(shape)
+        if norm is not None:
+            norm.build(shape)
 
 
 @keras.saving.register_keras_serializable(package="rnncomp")
@@ -79,12 +89,7 @@ class CompressionModule(keras.layers.Layer):
                               else None)
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        for conv, norm in zip(self.convs, self.norms):
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            if norm is not None:
-                norm.build(shape)
+        _build_chain(self.convs, self.norms, input_shape)
 
     def call(self, x, training=None):
         h = x - 0.5
@@ -120,12 +125,7 @@ class ReconstructionModule(keras.layers.Layer):
                               if middle and self.batch_norm else None)
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        for conv, norm in zip(self.convs, self.norms):
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            if norm is not None:
-                norm.build(shape)
+        _build_chain(self.convs, self.norms, input_shape)
 
     def call(self, up, training=None):
         h = up - 0.5
@@ -178,21 +178,15 @@ def _resize(images, size, method="bicubic"):
 
 
 @keras.saving.register_keras_serializable(package="rnncomp")
-class E2ECodec(keras.Model):
+class E2ECodec(ConfigModel):
     """ICM + quantisation + IRM; see the module docstring (Jiang et al. 2017, with the paper's changes)."""
 
     config_class = E2EConfig
     max_iterations = 1
 
     def __init__(self, config=None, **kwargs):
-        super().__init__(**kwargs)
-        if config is None:
-            config = E2EConfig()
-        elif isinstance(config, dict):
-            config = E2EConfig.from_dict(config)
-        elif not isinstance(config, E2EConfig):
-            raise TypeError(f"config must be an E2EConfig or dict, got {type(config).__name__}")
-        self.config = c = config
+        super().__init__(config, **kwargs)
+        c = self.config
         self.icm = CompressionModule(c.icm_layers, c.icm_filters, c.scale, c.compact_channels, name="icm")
         self.irm = ReconstructionModule(c.irm_blocks, c.irm_filters, c.irm_batch_norm, c.irm_separable, name="irm")
         self._levels = tuple(int(n) for n in c.levels)
@@ -343,14 +337,3 @@ class E2ECodec(keras.Model):
             nbytes = [len(encode_values(v, levels, coder)) for v in codes.values]
             yield f"levels_{levels:03d}", 8.0 * float(np.mean(nbytes)) / pixels, self.decode(codes)
 
-    # Serialization ----------------------------------------------------------------------
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        model_config = config.pop("config", None)
-        config.pop("dtype", None)
-        return cls(config=model_config, **config)

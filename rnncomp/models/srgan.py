@@ -58,6 +58,7 @@ import numpy as np
 from keras import ops
 
 from rnncomp.config import ConfigError, SRGANConfig
+from rnncomp.models.base import ConfigModel
 
 __all__ = [
     "SRGAN",
@@ -116,16 +117,6 @@ def bicubic_downscale(images, factor: int = 4, quantize: bool = True):
     if quantize:
         y = ops.round(ops.clip(y, 0.0, 1.0) * 255.0) / 255.0
     return y
-
-
-def _as_config(config) -> SRGANConfig:
-    if config is None:
-        return SRGANConfig()
-    if isinstance(config, dict):
-        return SRGANConfig.from_dict(config)
-    if not isinstance(config, SRGANConfig):
-        raise TypeError(f"config must be a SRGANConfig or dict, got {type(config).__name__}")
-    return config
 
 
 def _init(seed, offset: int):
@@ -222,22 +213,10 @@ class SubPixelUpsample(keras.layers.Layer):
         return config
 
 
-class _ConfigModel(keras.Model):
+class _ConfigModel(ConfigModel):
     """A model built from an :class:`SRGANConfig` (``config=`` dataclass or dict)."""
 
-    def __init__(self, config=None, **kwargs):
-        super().__init__(**kwargs)
-        self.config = _as_config(config)
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        model_config = config.pop("config", None)
-        config.pop("dtype", None)
-        return cls(config=model_config, **config)
+    config_class = SRGANConfig
 
 
 @keras.saving.register_keras_serializable(package="rnncomp")
