@@ -186,3 +186,24 @@ def test_evaluate_upscaling(tmp_path, generator):
     assert np.isfinite(result["mean"]["generator"]["psnr_y"])
     path = write_upscaling_result(result, tmp_path / "out" / "sr.json")
     assert json.loads(open(path).read())["mean"]["bicubic"] == result["mean"]["bicubic"]
+
+
+def test_cli_srgan_train_and_eval(tmp_path, generator, capsys):
+    """``rnncomp srgan-train --config`` (an experiment JSON, resumable) and ``rnncomp srgan-eval``."""
+    from rnncomp.cli import main
+
+    data = _png_folder(tmp_path / "data")
+    config = {"name": "tiny", "run_dir": str(tmp_path / "run"), "data": str(data), "model": TINY.to_dict(),
+              "steps": 2, "pretrain_steps": 1, "patch": 16, "batch": 2, "log_every": 1}
+    (tmp_path / "srgan.json").write_text(json.dumps(config))
+    assert main(["srgan-train", "--config", str(tmp_path / "srgan.json"), "-q"]) == 0
+    assert (tmp_path / "run" / "checkpoints" / "step-00000002").is_dir()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["name"] == "tiny"
+    (tmp_path / "bad.json").write_text(json.dumps({**config, "stpes": 3}))
+    assert main(["srgan-train", "--config", str(tmp_path / "bad.json"), "-q"]) == 2
+    assert "unknown field(s) stpes" in capsys.readouterr().err
+    out = tmp_path / "eval.json"
+    assert main(["srgan-eval", "--model", str(tmp_path / "run" / "checkpoints" / "step-00000002"),
+                 "--data", str(data), "--limit", "2", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["images"]) == 2 and doc["machine"]["cores"] >= 1
