@@ -317,3 +317,19 @@ def test_evaluate_e2e_real_files(model, kodak_samples):
 
     assert auto["psnr-rgb"][1] == pytest.approx(float(psnr(crop[0][1][None], decoded[None])[0]), abs=1e-4)
     assert res["huffman"]["results"]["psnr-rgb"] == auto["psnr-rgb"]
+
+
+def test_srgan_upscaling_in_the_irm(image):
+    from rnncomp.config import SRGANConfig
+
+    m = build_model(E2EConfig(**TINY))
+    weights = len(m.weights)
+    m.set_srgan(build_model(SRGANConfig(generator_filters=4, generator_blocks=1, seed=0)))
+    codes = m.encode(image, 16)
+    out = m.decode(codes, upscaler="srgan")
+    assert out.shape == (1, 37, 53, 3) and not np.array_equal(out, m.decode(codes, upscaler="bicubic"))
+    assert len(m.weights) == weights  # the generator is not one of the codec's weights
+    data = codec.compress(image, m, levels=16)
+    np.testing.assert_array_equal(codec.decompress(data, m, upscaler="srgan"), codec.to_uint8(out[0]))
+    with pytest.raises(ValueError, match="upscaler"):
+        m.decode(codes, upscaler="nearest")

@@ -193,12 +193,24 @@ class E2ECodec(ConfigModel):
         self._seed = keras.random.SeedGenerator(c.seed if c.seed is not None else 0, name="levels_seed")
         self.psnr_tracker = keras.metrics.Mean(name="psnr")
         self.variance_tracker = keras.metrics.Mean(name="compact_variance")
-        #: The SRGAN generator used by ``upscaler="srgan"`` (set by the zoo or the user).
-        self.srgan = None
 
     @property
     def stride(self) -> int:
         return self.config.scale
+
+    @property
+    def srgan(self):
+        """The SRGAN generator of ``upscaler="srgan"`` (default: the shipped ``config.srgan_model``, loaded
+        on first use). Not one of this model's weights: it is trained and shipped separately."""
+        if self.__dict__.get("_srgan") is None:
+            from rnncomp.zoo import load_model
+
+            self.set_srgan(load_model(self.config.srgan_model))
+        return self.__dict__["_srgan"]
+
+    def set_srgan(self, generator) -> None:
+        """Uses ``generator`` (an :class:`rnncomp.models.srgan.SRGANGenerator`) for ``upscaler="srgan"``."""
+        object.__setattr__(self, "_srgan", generator)  # untracked: not part of this model's weights
 
     def build(self, input_shape=(None, None, None, 3)):
         if input_shape[-1] not in (None, 3):
@@ -297,10 +309,6 @@ class E2ECodec(ConfigModel):
         upscaler = upscaler or self.config.upscaler
         compact = ops.convert_to_tensor(np.asarray(compact, dtype=np.float32))
         if upscaler == "srgan":
-            if self.srgan is None:
-                from rnncomp.zoo import load_model
-
-                self.srgan = load_model(self.config.srgan_model)
             up = self.srgan(compact, training=False)
             if tuple(up.shape[1:3]) != tuple(size):
                 up = _resize(up, size)
