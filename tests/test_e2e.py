@@ -333,3 +333,18 @@ def test_srgan_upscaling_in_the_irm(image):
     np.testing.assert_array_equal(codec.decompress(data, m, upscaler="srgan"), codec.to_uint8(out[0]))
     with pytest.raises(ValueError, match="upscaler"):
         m.decode(codes, upscaler="nearest")
+
+
+def test_loading_an_e2e_model_then_its_srgan(tmp_path):
+    # Regression: Keras's weight loading visits every attribute; nothing there may load another model.
+    from rnncomp.config import SRGANConfig
+    from rnncomp.zoo import load_model
+
+    g = build_model(SRGANConfig(generator_filters=4, generator_blocks=1, seed=0))
+    save_checkpoint(g, tmp_path / "sr")
+    m = build_model(E2EConfig(**{**TINY, "srgan_model": str(tmp_path / "sr")}))
+    save_checkpoint(m, tmp_path / "e2e")
+    loaded = load_model(tmp_path / "e2e")
+    out = loaded.decode(loaded.encode(np.zeros((16, 16, 3), np.uint8), 16), upscaler="srgan")
+    assert out.shape == (1, 16, 16, 3)
+    np.testing.assert_array_equal(load_model(tmp_path / "sr").get_weights()[0], g.get_weights()[0])

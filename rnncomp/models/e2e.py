@@ -198,10 +198,13 @@ class E2ECodec(ConfigModel):
     def stride(self) -> int:
         return self.config.scale
 
-    @property
-    def srgan(self):
+    def srgan_generator(self):
         """The SRGAN generator of ``upscaler="srgan"`` (default: the shipped ``config.srgan_model``, loaded
-        on first use). Not one of this model's weights: it is trained and shipped separately."""
+        on first use). Not one of this model's weights: it is trained and shipped separately.
+
+        A method, not a property: Keras's weight loading visits every attribute of a model,
+        and a property that loads a model there would nest two loads.
+        """
         if self.__dict__.get("_srgan") is None:
             from rnncomp.zoo import load_model
 
@@ -309,7 +312,7 @@ class E2ECodec(ConfigModel):
         upscaler = upscaler or self.config.upscaler
         compact = ops.convert_to_tensor(np.asarray(compact, dtype=np.float32))
         if upscaler == "srgan":
-            up = self.srgan(compact, training=False)
+            up = self.srgan_generator()(compact, training=False)
             if tuple(up.shape[1:3]) != tuple(size):
                 up = _resize(up, size)
             return _to_numpy(up).astype(np.float32)
