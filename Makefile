@@ -96,10 +96,11 @@ evaluate-thumbs: install ## the shipped codec on the 1,000 hold-out thumbnails v
 train-e2e: ## train the default end-to-end CNN codec (experiments/e2e-default.json); resumes
 	$(MAKE) train CONFIG=experiments/e2e-default.json
 
-recipes-e2e: install ## end-to-end codec: ICM 3/5/10 layers, separable IRM, low-variance 0/0.01/0.1 (MINUTES each, default 5)
+recipes-e2e: install ## end-to-end codec: ICM 3/5/10 layers, separable IRM (from scratch); low-variance 0/0.01/0.1 (fine-tuning e2e-default's run) (MINUTES each, default 4)
 	$(BIN)/rnncomp recipes experiments/recipes-e2e/base.json experiments/recipes-e2e/icm5.json \
 	  experiments/recipes-e2e/icm10.json experiments/recipes-e2e/separable.json experiments/recipes-e2e/lowvar0.json \
-	  experiments/recipes-e2e/lowvar0.1.json --minutes $(or $(MINUTES),5) --out $(RESULTS)/recipes-e2e
+	  experiments/recipes-e2e/lowvar0.01.json experiments/recipes-e2e/lowvar0.1.json \
+	  --minutes $(or $(MINUTES),4) --out $(RESULTS)/recipes-e2e
 
 train-srgan: install ## train the SRGAN x4 upscaler (experiments/srgan-default.json; MINUTES limits it); resumes
 	$(BIN)/rnncomp srgan-train --config experiments/srgan-default.json $(if $(MINUTES),--minutes $(MINUTES))

@@ -351,7 +351,8 @@ class Trainer:
             from rnncomp.models.checkpoint import load_checkpoint
 
             init = load_checkpoint(Path(cfg.init_from))
-            loose = ("name", "seed", "iterations", "iteration_weights", "beta")  # training-only fields
+            loose = ("name", "seed", "iterations", "iteration_weights", "beta",  # training-only fields
+                     "levels", "default_levels", "low_variance", "loss")  # (end-to-end models)
             a, b = (({k: v for k, v in m.config.to_dict().items() if k not in loose}) for m in (init, self.model))
             if a != b:
                 raise RnncompError(f"init_from {cfg.init_from}: its model config differs from this run's")
