@@ -243,7 +243,8 @@ class E2ECodec(ConfigModel):
         """The reconstruction ``(batch, 1, H, W, 3)`` in [0, 1] scale (not clipped).
 
         ``levels``: the quantisation levels (training: drawn from ``config.levels``;
-        inference: ``config.default_levels``). Adds the low-variance loss in training.
+        inference: ``config.default_levels``). Keeps the compact image's mean variance
+        for :meth:`compute_loss` (the low-variance term) and the metrics of the same step.
         """
         x = inputs
         if "int" in str(x.dtype):
