@@ -97,11 +97,17 @@ def _blocks(n: int):
 
 
 def _initial_counts(levels: int, residual: bool) -> np.ndarray:
+    """Starting counts: 1 per level; residuals: plus a two-sided geometric prior around 0.
+
+    Integers only (halving every ``step`` levels of |residual|), so that every machine
+    starts from the same counts: the file format must not depend on a libm's rounding.
+    """
     if not residual:
         return np.ones(levels, dtype=np.int64)
     d = np.minimum(np.arange(levels), levels - np.arange(levels))  # |signed residual|
-    weights = np.exp2(-d.astype(np.float64) / max(1.0, levels / 32.0))
-    return 1 + np.floor(PRIOR_COUNTS * weights / weights.sum() * levels / 4).astype(np.int64)
+    step = max(1, levels // 32)
+    top = PRIOR_COUNTS * levels // (16 * step)
+    return 1 + (np.int64(top) >> np.minimum(d // step, 62))
 
 
 def _adaptive(planes, levels, residual, encoder=None, decoder=None, n=None):
