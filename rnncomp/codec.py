@@ -234,8 +234,9 @@ def _compress_e2e(image, m, levels, bpp, entropy) -> bytes:
     from dataclasses import replace
 
     smallest = None
+    compact, shape = m.compact(img)  # one ICM pass for every level count tried
     for n in candidates:  # most levels first: the first that fits is the best quality
-        values = m.encode(img, n).values[0]
+        values = m.quantize_compact(compact, shape, n).values[0]
         data = min((bitstream.write_compact(values, replace(h, levels=n)) for h in headers), key=len)
         if bpp is None or 8.0 * len(data) / (height * width) <= bpp:
             return data

@@ -103,6 +103,13 @@ class _JsonMixin:
                 data[key] = _as_tuple(data[key], key, cast)
         return cls(**data)
 
+    def _lists_to_tuples(self) -> None:
+        """Turns list values of the tuple fields (as JSON gives them) into tuples (in ``__post_init__``)."""
+        for key in self._tuple_fields:
+            value = getattr(self, key)
+            if isinstance(value, list):
+                object.__setattr__(self, key, tuple(value))
+
     def to_json(self, path: str | os.PathLike | None = None, indent: int = 2) -> str:
         """Returns the config as JSON text, and writes it to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=indent) + "\n"
@@ -222,10 +229,7 @@ class RecurrentConfig(_JsonMixin):
     seed: int | None = None
 
     def __post_init__(self):
-        for key in self._tuple_fields:
-            value = getattr(self, key)
-            if isinstance(value, list):
-                object.__setattr__(self, key, tuple(value))
+        self._lists_to_tuples()
         _check(self.unit in UNITS, f"unit must be one of {UNITS}, got {self.unit!r}")
         _check(
             self.framework in FRAMEWORKS,
@@ -332,10 +336,7 @@ class ConvDeconvConfig(_JsonMixin):
     iterations: int = field(default=1)
 
     def __post_init__(self):
-        for key in self._tuple_fields:
-            value = getattr(self, key)
-            if isinstance(value, list):
-                object.__setattr__(self, key, tuple(value))
+        self._lists_to_tuples()
         _check(int(self.bits) >= 1, f"bits must be >= 1, got {self.bits}")
         _check(self.width_multiplier > 0, "width_multiplier must be > 0")
         _check(self.iterations == 1, "a conv/deconv model has exactly 1 iteration")
@@ -431,10 +432,7 @@ class E2EConfig(_JsonMixin):
     iterations: int = field(default=1)
 
     def __post_init__(self):
-        for key in self._tuple_fields:
-            value = getattr(self, key)
-            if isinstance(value, list):
-                object.__setattr__(self, key, tuple(value))
+        self._lists_to_tuples()
         _check(self.scale >= 1 and self.scale & (self.scale - 1) == 0 and self.scale <= 64,
                f"scale must be a power of two in 1..64, got {self.scale}")
         _check(self.compact_channels >= 1, "compact_channels must be >= 1")

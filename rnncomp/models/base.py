@@ -48,7 +48,8 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["BinaryCodec", "Codes", "ConfigModel", "ProgressiveDecoder", "reflect_pad_indices"]
+__all__ = ["BinaryCodec", "Codes", "ConfigModel", "ProgressiveDecoder", "check_images", "pad_images",
+           "pad_tensor", "reflect_pad_indices"]
 
 
 def reflect_pad_indices(size: int, multiple: int) -> np.ndarray | None:
@@ -64,6 +65,43 @@ def reflect_pad_indices(size: int, multiple: int) -> np.ndarray | None:
     if size == 1:
         return np.zeros(padded, dtype="int32")
     return np.pad(np.arange(size, dtype="int32"), (0, padded - size), mode="reflect")
+
+
+def check_images(images) -> np.ndarray:
+    """Images as float32 ``(batch, H, W, 3)`` in [0, 1] from uint8 or float, ``(H, W, 3)`` or batched."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be (batch, H, W, 3) or (H, W, 3), got {images.shape}")
+    if min(images.shape[1:3]) < 1 or images.shape[0] < 1:
+        raise ValueError(f"images must not be empty, got {images.shape}")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    if np.issubdtype(images.dtype, np.floating):
+        return images.astype(np.float32)
+    raise ValueError(f"images must be uint8 or float in [0, 1], got dtype {images.dtype}")
+
+
+def pad_images(images: np.ndarray, multiple: int) -> np.ndarray:
+    """Numpy images ``(batch, H, W, C)`` reflect-padded at the bottom and right to a multiple."""
+    for axis in (1, 2):
+        idx = reflect_pad_indices(images.shape[axis], multiple)
+        if idx is not None:
+            images = np.take(images, idx, axis=axis)
+    return images
+
+
+def pad_tensor(x, multiple: int):
+    """:func:`pad_images` in the graph (static sizes; an unknown size is left as it is)."""
+    for axis in (1, 2):
+        size = x.shape[axis]
+        if size is None:
+            continue  # unknown size: "same" convolutions handle it; cropped after
+        idx = reflect_pad_indices(int(size), multiple)
+        if idx is not None:
+            x = ops.take(x, idx, axis=axis)
+    return x
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,14 +352,7 @@ class BinaryCodec(ConfigModel):
 
     def _pad(self, x):
         """Reflect-pads the internal image to a multiple of the stride (static shapes)."""
-        for axis in (1, 2):
-            size = x.shape[axis]
-            if size is None:
-                continue  # unknown size: "same" convolutions handle it; cropped after
-            idx = reflect_pad_indices(int(size), self.stride)
-            if idx is not None:
-                x = ops.take(x, idx, axis=axis)
-        return x
+        return pad_tensor(x, self.stride)
 
     def _postprocess(self, x_hat, shape):
         out = _to_numpy(x_hat)[:, : shape[0], : shape[1], :] + 0.5
@@ -394,20 +425,7 @@ class BinaryCodec(ConfigModel):
         return self._compiled_steps["decode"]
 
     def _check_images(self, images):
-        images = np.asarray(images)
-        if images.ndim == 3:
-            images = images[None]
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"images must be (batch, H, W, 3) or (H, W, 3), got {images.shape}")
-        if min(images.shape[1:3]) < 1 or images.shape[0] < 1:
-            raise ValueError(f"images must not be empty, got {images.shape}")
-        if images.dtype == np.uint8:
-            images = images.astype(np.float32) / 255.0
-        elif np.issubdtype(images.dtype, np.floating):
-            images = images.astype(np.float32)
-        else:
-            raise ValueError(f"images must be uint8 or float in [0, 1], got dtype {images.dtype}")
-        return images
+        return check_images(images)
 
     def encode(self, images, iterations=None) -> Codes:
         """Encodes images into binary codes, one ``bits``-deep slice per iteration.
@@ -429,11 +447,7 @@ class BinaryCodec(ConfigModel):
             raise ValueError(f"{self.name} codes at most {self.max_iterations} iteration(s)")
         images = self._check_images(images)
         shape = images.shape[1:3]
-        for axis in (1, 2):
-            idx = reflect_pad_indices(images.shape[axis], self.stride)
-            if idx is not None:
-                images = np.take(images, idx, axis=axis)
-        x = images - np.float32(0.5)
+        x = pad_images(images, self.stride) - np.float32(0.5)
         x_hat = np.zeros_like(x)
         states = None
         step = self._encode_step_fn()

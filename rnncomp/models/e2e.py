@@ -44,7 +44,7 @@ import numpy as np
 from keras import ops
 
 from rnncomp.config import E2EConfig
-from rnncomp.models.base import ConfigModel, _scale_for_distribution, _to_numpy, reflect_pad_indices
+from rnncomp.models.base import ConfigModel, _scale_for_distribution, _to_numpy, check_images, pad_images, pad_tensor
 
 __all__ = ["CompactCodes", "CompressionModule", "E2ECodec", "ReconstructionModule", "quantize"]
 
@@ -224,15 +224,6 @@ class E2ECodec(ConfigModel):
 
     # Training -------------------------------------------------------------------------
 
-    def _pad(self, x):
-        for axis in (1, 2):
-            size = x.shape[axis]
-            if size is not None:
-                idx = reflect_pad_indices(int(size), self.stride)
-                if idx is not None:
-                    x = ops.take(x, idx, axis=axis)
-        return x
-
     def _training_levels(self):
         if len(self._levels) == 1:
             return self._levels[0]
@@ -250,7 +241,7 @@ class E2ECodec(ConfigModel):
         if "int" in str(x.dtype):
             x = ops.cast(x, "float32") / 255.0
         shape = ops.shape(x)
-        x = self._pad(ops.cast(x, "float32"))
+        x = pad_tensor(ops.cast(x, "float32"), self.stride)
         compact = self.icm(x, training=training)
         if levels is None:
             levels = self._training_levels() if training else self.config.default_levels
@@ -280,10 +271,21 @@ class E2ECodec(ConfigModel):
 
     # Coding ---------------------------------------------------------------------------
 
-    def _check_images(self, images):
-        from rnncomp.models.base import BinaryCodec
+    def compact(self, images) -> tuple[np.ndarray, tuple]:
+        """The ICM's compact images (float32 in [0, 1], before quantisation) and the image size.
 
-        return BinaryCodec._check_images(self, images)
+        With :meth:`quantize_compact`, one ICM pass serves any number of level counts.
+        """
+        images = check_images(images)
+        shape = tuple(int(s) for s in images.shape[1:3])
+        out = self.icm(ops.convert_to_tensor(pad_images(images, self.stride)), training=False)
+        return _to_numpy(out), shape
+
+    def quantize_compact(self, compact, shape, levels=None) -> CompactCodes:
+        """:class:`CompactCodes` of :meth:`compact`'s output at ``levels`` (default ``default_levels``)."""
+        levels = self._levels_or_default(levels)
+        values = np.clip(np.round(compact * (levels - 1)), 0, levels - 1).astype(np.uint8)
+        return CompactCodes(values, levels, tuple(shape), self.stride)
 
     def encode(self, images, levels=None) -> CompactCodes:
         """The quantised compact images of ``images`` (``(batch, H, W, 3)`` or ``(H, W, 3)``).
@@ -291,18 +293,14 @@ class E2ECodec(ConfigModel):
         ``levels``: quantisation levels, a power of two in 2..256 (default
         ``config.default_levels``); fewer levels, fewer bits.
         """
+        levels = self._levels_or_default(levels)  # checked before the ICM runs
+        return self.quantize_compact(*self.compact(images), levels)
+
+    def _levels_or_default(self, levels) -> int:
         levels = int(levels or self.config.default_levels)
         if not (2 <= levels <= 256 and levels & (levels - 1) == 0):
             raise ValueError(f"levels must be a power of two in 2..256, got {levels}")
-        images = self._check_images(images)
-        shape = images.shape[1:3]
-        for axis in (1, 2):
-            idx = reflect_pad_indices(images.shape[axis], self.stride)
-            if idx is not None:
-                images = np.take(images, idx, axis=axis)
-        compact = _to_numpy(self.icm(ops.convert_to_tensor(images), training=False))
-        values = np.clip(np.round(compact * (levels - 1)), 0, levels - 1).astype(np.uint8)
-        return CompactCodes(values, levels, tuple(int(s) for s in shape), self.stride)
+        return levels
 
     def upscale(self, compact, size, upscaler=None) -> np.ndarray:
         """The compact images ``(batch, h, w, c)`` in [0, 1] upscaled to ``size`` (float32).

@@ -431,7 +431,7 @@ class SRGAN(_ConfigModel):
             self.train_function = None  # the step branches on this in Python: retrace
 
     def build(self, input_shape=(None, None, None, 3)):
-        pass  # the sub-models are built in __init__
+        self.built = True  # the generator and discriminator are built in __init__
 
     def call(self, inputs, training=None):
         return self.generator(inputs, training=training)
