@@ -25,6 +25,9 @@ EXTRAS_REQUIRE = {
         "pytest-xdist==3.8.0",
         "bjontegaard==1.3.0",  # independent BD-rate implementation, checked against ours
         "hypothesis==6.170.15",  # fuzzing of the bitstream decoder
+        "nbclient==0.11.0",  # runs notebooks/ in their FAST setting
+        "nbformat==5.11.1",
+        "ipykernel==7.4.0",
     ],
     # Keras's JAX backend (the lent GPU machines have JAX but no TensorFlow); slow test only.
     "jax": ["jax==0.10.2", "jaxlib==0.10.2"],
