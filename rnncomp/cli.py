@@ -278,6 +278,28 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    import shutil
+
+    from rnncomp.tune import tune
+
+    _quiet_tensorflow()
+    report = tune(args.config, directory=args.dir, overwrite=args.overwrite, max_trials=args.max_trials,
+                  verbose=0 if args.quiet else 1, report_only=args.report)
+    if not report:
+        return 0  # a keras-tuner worker, or an interrupted sweep: the chief / the next run reports
+    print(Path(args.dir, report["sweep"], "trials.md").read_text(), end="")
+    if not report["best_config"]:
+        print("no trial has completed yet", file=sys.stderr)
+        return 0
+    print(f"best experiment: {report['best_config']}", file=sys.stderr)
+    if args.export:
+        Path(args.export).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report["best_config"], args.export)
+        print(f"exported to {args.export}", file=sys.stderr)
+    return 0
+
+
 def cmd_srgan_train(args) -> int:
     from rnncomp.srgan import train_srgan_config
 
@@ -827,6 +849,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "--set optimizer.learning_rate=1e-3")
     t.add_argument("--progress", action="store_true", help="Keras progress bar (interactive use)")
     t.set_defaults(func=cmd_train)
+
+    tu = sub.add_parser("tune", formatter_class=fmt, help="Hyperband sweep over an experiment (keras-tuner)",
+                        description="Run or resume a Hyperband sweep (experiments/sweeps/*.json): trials "
+                                    "train with rnncomp's trainer and are scored by the sweep's objective "
+                                    "through real files. Writes DIR/NAME/trials.md, trials.json and "
+                                    "best.json (the best trial as an experiment file). Distributed: set "
+                                    "KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID "
+                                    "(chief, tuner0, tuner1, ...) and run the same command in each "
+                                    "process (docs/tuning.md).")
+    tu.add_argument("--config", required=True, help="sweep JSON file (experiments/sweeps/NAME.json)")
+    tu.add_argument("--dir", default="runs/sweeps", help="folder of sweep folders")
+    tu.add_argument("--overwrite", action="store_true",
+                    help="delete the sweep's folder and start over (default: resume it)")
+    tu.add_argument("--max-trials", type=_positive_int, default=None,
+                    help="stop after this many trials in this invocation (resume later)")
+    tu.add_argument("--report", action="store_true", help="only rewrite the report of the trials so far")
+    tu.add_argument("--export", metavar="FILE", help="also copy the best experiment file to FILE")
+    tu.add_argument("--quiet", action="store_true", help="no keras-tuner progress output")
+    tu.set_defaults(func=cmd_tune)
 
     sg = sub.add_parser("srgan-train", formatter_class=fmt,
                         help="train the SRGAN x4 upscaler (SRResNet pre-training, then adversarial)",
