@@ -97,6 +97,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KIND_DEFAULT, _KIND_NAMED, _KIND_UNNAMED = 0, 1, 2
 #: Flag bit of an end-to-end codec file (one losslessly coded compact image).
 _FLAG_COMPACT = 0x10
+#: Flag bit of a tiled file (an image coded as overlapping windows; see rnncomp.tiling).
+_FLAG_TILED = 0x20
 MAX_COMPACT_CHANNELS = 64
 
 
@@ -132,6 +134,8 @@ class Header:
         model_name: the shipped model that wrote the file, or ``""`` when the
             model is not a shipped one (decoding then needs the model given).
         fingerprint: ``FINGERPRINT_BYTES`` bytes identifying the model's weights.
+        tile, overlap: a tiled file (:mod:`rnncomp.tiling`): the largest window
+            side and the least overlap in px (multiples of the stride); 0: untiled.
     """
 
     height: int
@@ -142,6 +146,8 @@ class Header:
     coder: str = "context"
     model_name: str = ""
     fingerprint: bytes = b"\0" * FINGERPRINT_BYTES
+    tile: int = 0
+    overlap: int = 0
 
     def __post_init__(self):
         from rnncomp.entropy import CODERS
@@ -152,11 +158,27 @@ class Header:
             raise BitstreamError(f"fingerprint must be {FINGERPRINT_BYTES} bytes")
         if self.model_name and not _NAME_RE.match(self.model_name):
             raise BitstreamError(f"model name {self.model_name!r} is not 1-64 of [A-Za-z0-9._-]")
-        _check_geometry(self.height, self.width, self.stride, self.bits, self.iterations)
+        if self.tile or self.overlap:
+            s = self.stride
+            if not (0 < self.tile <= MAX_SIDE and self.tile % s == 0 and self.overlap % s == 0
+                    and 0 < 2 * self.overlap <= self.tile):
+                raise BitstreamError(f"tile {self.tile} / overlap {self.overlap} px: both must be multiples "
+                                     f"of the stride {s}, with 0 < 2 * overlap <= tile <= {MAX_SIDE}")
+        _check_geometry(self.height, self.width, self.stride, self.bits, self.iterations,
+                        self.code_shape)
+
+    @property
+    def layout(self):
+        """The file's :class:`rnncomp.tiling.TileLayout` (one window when untiled)."""
+        from rnncomp.tiling import TileLayout
+
+        return TileLayout(self.height, self.width, self.stride, self.tile, self.overlap)
 
     @property
     def code_shape(self) -> tuple:
-        """``(h, w)``: code vectors per column and row."""
+        """``(h, w)``: code vectors per column and row (of all windows side by side, when tiled)."""
+        if self.tile:
+            return self.layout.code_shape
         s = self.stride
         return (-(-self.height // s), -(-self.width // s))
 
@@ -182,7 +204,7 @@ class Header:
         return (self.iteration_bits + 7) // 8
 
 
-def _check_geometry(height, width, stride, bits, iterations):
+def _check_geometry(height, width, stride, bits, iterations, code_shape=None):
     for name, value in (("height", height), ("width", width)):
         if not 1 <= value <= MAX_SIDE:
             raise BitstreamError(f"image {name} {value} is outside 1..{MAX_SIDE}")
@@ -194,7 +216,8 @@ def _check_geometry(height, width, stride, bits, iterations):
         raise BitstreamError(f"{bits} bits per code vector is outside 1..{MAX_BITS}")
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise BitstreamError(f"{iterations} iterations is outside 1..{MAX_ITERATIONS}")
-    positions = -(-height // stride) * -(-width // stride)
+    h, w = code_shape or (-(-height // stride), -(-width // stride))
+    positions = h * w
     if positions > MAX_CODE_POSITIONS:
         raise BitstreamError(f"{positions} code vectors per iteration is over the limit of {MAX_CODE_POSITIONS}")
     n = positions * bits
@@ -236,7 +259,8 @@ def _read_varint(data, pos: int, what: str, max_bytes: int = 5) -> tuple[int, in
 # --- the header --------------------------------------------------------------------------------
 
 
-def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bool) -> bytes:
+def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bool,
+                 tiled: bool = False) -> bytes:
     """Magic, version, flags, the model's name (when named) and its fingerprint."""
     default = _default_model()
     if model_name == default:
@@ -246,7 +270,7 @@ def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bo
         name = bytes([len(name)]) + name
     else:
         kind, name = _KIND_UNNAMED, b""
-    flags = coder_id | (kind << 2) | (_FLAG_COMPACT if compact else 0)
+    flags = coder_id | (kind << 2) | (_FLAG_COMPACT if compact else 0) | (_FLAG_TILED if tiled else 0)
     return b"".join([MAGIC, bytes([VERSION, flags]), name, fingerprint])
 
 
@@ -254,9 +278,10 @@ def _pack_header(h: Header) -> bytes:
     from rnncomp.entropy import CODER_IDS
 
     return b"".join([
-        _pack_prefix(CODER_IDS[h.coder], h.model_name, h.fingerprint, compact=False),
+        _pack_prefix(CODER_IDS[h.coder], h.model_name, h.fingerprint, compact=False, tiled=bool(h.tile)),
         bytes([h.stride.bit_length() - 1]), _varint(h.bits), _varint(h.height),
         _varint(h.width), _varint(h.iterations),
+        _varint(h.tile // h.stride) + _varint(h.overlap // h.stride) if h.tile else b"",
     ])
 
 
@@ -271,8 +296,8 @@ def _not_rnc_message(data) -> str:
     return "not an rnncomp file (it does not start with the 'RN' magic)"
 
 
-def _parse_prefix(data) -> tuple[int, bool, str, bytes, int]:
-    """``(coder id, compact?, model name, fingerprint, position)`` of a file's common header start."""
+def _parse_prefix(data) -> tuple[int, bool, str, bytes, int, bool]:
+    """``(coder id, compact?, model name, fingerprint, position, tiled?)`` of a file's header start."""
     if len(data) < 2:
         if len(data) == 0:
             raise BitstreamError("empty file")
@@ -289,8 +314,11 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int]:
         )
     flags = data[3]
     coder_id, kind, compact = flags & 3, (flags >> 2) & 3, bool(flags & _FLAG_COMPACT)
-    if flags >> 5:
+    tiled = bool(flags & _FLAG_TILED)
+    if flags >> 6:
         raise BitstreamError("corrupt header: reserved flag bits are set")
+    if tiled and compact:
+        raise BitstreamError("corrupt header: an end-to-end file cannot be tiled")
     if kind > _KIND_UNNAMED:
         raise BitstreamError("corrupt header: unknown model naming")
     pos = 4
@@ -312,13 +340,13 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int]:
     if pos + FINGERPRINT_BYTES + 1 > len(data):
         raise BitstreamError("truncated file: header cut short")
     fingerprint = bytes(data[pos: pos + FINGERPRINT_BYTES])
-    return coder_id, compact, name, fingerprint, pos + FINGERPRINT_BYTES
+    return coder_id, compact, name, fingerprint, pos + FINGERPRINT_BYTES, tiled
 
 
 def _parse_header(data) -> tuple[Header, int]:
     from rnncomp.entropy import CODERS
 
-    coder_id, compact, name, fingerprint, pos = _parse_prefix(data)
+    coder_id, compact, name, fingerprint, pos, tiled = _parse_prefix(data)
     if compact:
         raise BitstreamError("this is an end-to-end codec file (a compact image), not a recurrent-codec "
                              "file: read it with read_compact / rnncomp decompress")
@@ -332,9 +360,16 @@ def _parse_header(data) -> tuple[Header, int]:
     height, pos = _read_varint(data, pos, "header")
     width, pos = _read_varint(data, pos, "header")
     iterations, pos = _read_varint(data, pos, "header")
+    tile = overlap = 0
+    if tiled:
+        tile, pos = _read_varint(data, pos, "header")
+        overlap, pos = _read_varint(data, pos, "header")
+        tile, overlap = tile << stride_log2, overlap << stride_log2
+        if not tile:
+            raise BitstreamError("corrupt header: a tiled file with tile size 0")
     header = Header(
         height=height, width=width, stride=1 << stride_log2, bits=bits, iterations=iterations,
-        coder=CODERS[coder_id], model_name=name, fingerprint=fingerprint,
+        coder=CODERS[coder_id], model_name=name, fingerprint=fingerprint, tile=tile, overlap=overlap,
     )
     return header, pos
 
@@ -585,6 +620,9 @@ def describe(data: bytes) -> dict:
         "stride": header.stride,
         "bits": header.bits,
         "iterations": header.iterations,
+        "tile": header.tile or None,
+        "overlap": header.overlap or None,
+        "windows": len(header.layout.windows) if header.tile else 1,
         "coder": header.coder,
         "model": header.model_name or None,
         "fingerprint": header.fingerprint.hex(),
@@ -669,7 +707,7 @@ def _pack_compact_header(h: CompactHeader) -> bytes:
 def _parse_compact_header(data) -> tuple[CompactHeader, int]:
     from rnncomp.entropy.compact import COMPACT_CODERS
 
-    coder_id, compact, name, fingerprint, pos = _parse_prefix(data)
+    coder_id, compact, name, fingerprint, pos, _ = _parse_prefix(data)
     if not compact:
         raise BitstreamError("this is a recurrent-codec file, not an end-to-end codec file")
     if pos + 2 > len(data):

@@ -464,6 +464,41 @@ def cmd_bench_data(args) -> int:
     return 0
 
 
+# --- export ------------------------------------------------------------------------------------
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``HxW`` (or ``N`` for NxN): an image size."""
+    from rnncomp.export import parse_size  # numpy only
+
+    try:
+        return parse_size(text)
+    except RnncompError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_export(args) -> int:
+    _quiet_tensorflow()
+    from rnncomp.export import export
+
+    parts = ("decoder",) if args.decoder_only else ("decoder", "encoder")
+    man = export(args.model, args.out, args.format, size=args.size, parts=parts, force=args.force,
+                 check=not args.no_check)
+    h, w = man["image_size"]
+    print(f"{man['model']['name'] or args.model} ({man['kind']}, fingerprint {man['model']['fingerprint']}) "
+          f"-> {man['folder']}/: {args.format}, {h}x{w} images")
+    for part, art in man["artefacts"].items():
+        print(f"  {part:8s} {art['file']:16s} {art['bytes']:10,d} bytes  inputs: "
+              f"{', '.join(p['name'] for p in art['inputs'][:3])}{', ...' if len(art['inputs']) > 3 else ''}")
+    if "check" in man:
+        c = man["check"]
+        agree = "" if c["encoder_agreement"] is None else f"; encoder codes {100 * c['encoder_agreement']:.2f} % equal"
+        print(f"  check on {c['sample']}: largest pixel difference vs rnncomp decompress "
+              f"{c['max_pixel_difference']}{agree}")
+    print(f"  client: python {man['folder']}/decode_example.py CODES.npz -o image.png")
+    return 0
+
+
 # --- codecs ------------------------------------------------------------------------------------
 
 
@@ -595,13 +630,27 @@ def cmd_compress(args) -> int:
     items = _expand_inputs(args.inputs, IMAGE_SUFFIXES, "images")
     outs = _plan_outputs(items, args, ".rnc")
     _quiet_tensorflow()
+    _threads(args)
     model = resolve_model(args.model)
     failed = 0
-    for (src, _), out in _progress(list(zip(items, outs)), args, "image"):
+    ahead: dict = {}  # files of same-sized images coded together (compress_batch), by source
+    pairs = list(zip(items, outs))
+    for start in range(0, len(pairs), 64) if len(pairs) > 1 and args.levels is None else ():
+        from rnncomp.codec import compress_batch
+
+        chunk = pairs[start:start + 64]
         try:
-            image = load_image(src)
-            data = compress(image, model, iterations=args.iterations, bpp=args.bpp,
-                            entropy=args.entropy, levels=args.levels)
+            files = compress_batch([load_image(src) for (src, _), _ in chunk], model, args.iterations,
+                                   args.bpp, args.entropy, tile=args.tile)
+        except RnncompError:
+            continue  # one image is bad: code this chunk one by one, to name it
+        ahead.update({src: data for ((src, _), _), data in zip(chunk, files)})
+    for (src, _), out in _progress(pairs, args, "image"):
+        try:
+            data = ahead.pop(src, None)
+            if data is None:
+                data = compress(load_image(src), model, iterations=args.iterations, bpp=args.bpp,
+                                entropy=args.entropy, levels=args.levels, tile=args.tile)
             _write_atomic(out, data, args.force)
         except RnncompError as e:
             if len(items) == 1:
@@ -638,6 +687,7 @@ def cmd_decompress(args) -> int:
     outs = _plan_outputs(items, args, suffix)
     fmt = _image_format(outs[0]) if args.output else _image_format(Path("x" + suffix))
     _quiet_tensorflow()
+    _threads(args)
     failed = 0
     for (src, _), out in _progress(list(zip(items, outs)), args, "file"):
         try:
@@ -652,6 +702,13 @@ def cmd_decompress(args) -> int:
             continue
         _say(args, f"{src} -> {out}: {image.shape[1]}x{image.shape[0]}")
     return 2 if failed else 0
+
+
+def _threads(args) -> None:
+    if getattr(args, "threads", None):
+        from rnncomp.codec import set_threads
+
+        set_threads(args.threads)
 
 
 def _image_format(path: Path) -> str:
@@ -748,6 +805,11 @@ def _add_codec_parsers(sub, fmt) -> None:
     co.add_argument("--entropy", choices=_CODERS + _COMPACT_CODERS + ("auto",), default="auto",
                     help="entropy coder (binary codes: raw/huffman/context/prior; end-to-end compact "
                          "images: raw/huffman/arithmetic/predictive); auto: the smallest file of every coder")
+    co.add_argument("--tile", type=int, metavar="PX", default=None,
+                    help="binary codecs: code images larger than PX on a side as overlapping windows, "
+                         "in bounded memory (default 1024; 0: never tile)")
+    co.add_argument("--threads", type=_positive_int, metavar="N",
+                    help="TensorFlow intra-op threads (default: all cores); files do not depend on it")
     co.add_argument("--force", action="store_true", help="overwrite existing outputs")
     co.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
     co.set_defaults(func=cmd_compress)
@@ -770,6 +832,8 @@ def _add_codec_parsers(sub, fmt) -> None:
     de.add_argument("--upscaler", choices=("bicubic", "srgan"),
                     help="end-to-end files: how the compact image is upscaled before the IRM "
                          "(default: the model's)")
+    de.add_argument("--threads", type=_positive_int, metavar="N",
+                    help="TensorFlow intra-op threads (default: all cores)")
     de.add_argument("--force", action="store_true", help="overwrite existing outputs")
     de.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-file lines")
     de.set_defaults(func=cmd_decompress)
@@ -999,6 +1063,24 @@ def build_parser() -> argparse.ArgumentParser:
     bdata.add_argument("--config", required=True, help="experiment JSON file")
     bdata.add_argument("--batches", type=_positive_int, default=50, help="batches to time")
     bdata.set_defaults(func=cmd_bench_data)
+
+    ex = sub.add_parser("export", formatter_class=_CodecHelpFormatter,
+                        help="write a codec's decoder and encoder as standalone TFLite/ONNX/SavedModel files",
+                        description="Write the networks of a codec (one recurrent iteration, or the e2e "
+                                    "IRM/ICM) at one image size as files that run without rnncomp, with "
+                                    "manifest.json and decode_example.py; then check them against rnncomp "
+                                    "on a bundled sample. Entropy decoding stays in rnncomp: "
+                                    "rnncomp.export.save_codes(FILE.rnc, CODES.npz). See docs/export.md.")
+    ex.add_argument("--model", default="rnncomp-default", help="shipped model name, checkpoint folder or .keras file")
+    ex.add_argument("--format", default="tflite", choices=("tflite", "onnx", "savedmodel"),
+                    help="artefact format (onnx needs the export extra: pip install -e '.[export]')")
+    ex.add_argument("--size", type=_size, default="32x32", metavar="HxW",
+                    help="image size the artefacts work at (height x width)")
+    ex.add_argument("--out", help="output folder (default: results/export/MODEL-FORMAT-HxW)")
+    ex.add_argument("--decoder-only", action="store_true", help="leave the encoder out")
+    ex.add_argument("--force", action="store_true", help="replace an earlier export in --out")
+    ex.add_argument("--no-check", action="store_true", help="skip decoding a sample with the artefacts")
+    ex.set_defaults(func=cmd_export)
 
     c = sub.add_parser("codecs", help="list the classical codecs and whether they work here")
     c.set_defaults(func=cmd_codecs)

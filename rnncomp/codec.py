@@ -43,12 +43,16 @@ __all__ = [
     "ENTROPY_CODERS",
     "as_image",
     "compress",
+    "compress_batch",
     "decompress",
+    "decompress_batch",
     "decompress_progressive",
     "is_e2e",
     "measure",
     "model_prior",
     "resolve_model",
+    "set_threads",
+    "tile_layout",
     "to_uint8",
     "usable_coders",
 ]
@@ -124,7 +128,8 @@ def _max_iterations(model) -> int | None:
 
 
 def compress(image, model=None, iterations: int | None = None, bpp: float | None = None,
-             entropy: str = DEFAULT_ENTROPY, levels: int | None = None) -> bytes:
+             entropy: str = DEFAULT_ENTROPY, levels: int | None = None, tile: int | None = None,
+             tile_batch: int = 1) -> bytes:
     """Compresses one image into the bytes of an ``.rnc`` file.
 
     Args:
@@ -143,12 +148,15 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         levels: end-to-end models only: quantisation levels of the compact image
             (a power of two in 2..256; default the model's ``default_levels``).
             Exclusive with ``bpp``.
+        tile: binary codecs: an image larger than ``tile`` px on a side is coded
+            as overlapping windows in bounded memory (:mod:`rnncomp.tiling`;
+            default :data:`rnncomp.tiling.TILE`; 0: never, the whole image at once).
+        tile_batch: windows run through the model together (speed against
+            memory; the file is the same).
 
     Returns:
         The file's bytes.
     """
-    from rnncomp import zoo
-
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
     m = resolve_model(model)
@@ -159,13 +167,10 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         return _compress_e2e(image, m, levels, bpp, entropy)
     if levels is not None:
         raise RnncompError("levels apply to end-to-end models; a recurrent model's rate is its iterations")
-    if entropy not in ENTROPY_CODERS + (AUTO,):
-        raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of "
-                           f"{', '.join(ENTROPY_CODERS + (AUTO,))}")
-    if entropy == "prior" and model_prior(m) is None:
-        raise RnncompError("this model has no context prior: use --entropy context (or fit one: rnncomp fit-prior)")
-    img = as_image(image)
-    height, width = img.shape[:2]
+    return _compress_binary(as_image(image), m, iterations, bpp, entropy, tile, tile_batch)
+
+
+def _iterations_to_code(m, iterations, bpp) -> int:
     default_k = int(m.config.iterations)
     if bpp is not None:
         if not bpp > 0:
@@ -178,15 +183,32 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         k = min(k, cap)
     if not 1 <= k <= cap:
         raise RnncompError(f"iterations must be in 1..{cap} for this model, got {k}")
+    return k
+
+
+def _compress_binary(img, m, iterations, bpp, entropy, tile=None, tile_batch=1, bits=None) -> bytes:
+    """:func:`compress` for a binary codec; ``bits``: the image's codes, when already encoded."""
+    from rnncomp import zoo
+
+    if entropy not in ENTROPY_CODERS + (AUTO,):
+        raise RnncompError(f"unknown entropy coder {entropy!r}; choose one of "
+                           f"{', '.join(ENTROPY_CODERS + (AUTO,))}")
+    if entropy == "prior" and model_prior(m) is None:
+        raise RnncompError("this model has no context prior: use --entropy context (or fit one: rnncomp fit-prior)")
+    height, width = img.shape[:2]
+    k = _iterations_to_code(m, iterations, bpp)
     coders = usable_coders(m) if entropy == AUTO else [entropy]
+    layout = tile_layout(height, width, int(m.stride), tile)
+    tiling = {"tile": layout.tile, "overlap": layout.overlap} if layout.tiled else {}
     try:
         headers = [Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
                           iterations=k, coder=c, model_name=zoo.model_name(m),
-                          fingerprint=zoo.fingerprint(m)) for c in coders]
+                          fingerprint=zoo.fingerprint(m), **tiling) for c in coders]
     except BitstreamError as e:
         raise RnncompError(f"cannot write this image: {e}") from None
-    codes = m.encode(img, k)
-    files = [bitstream.write(codes.bits[:, 0], h, prior=model_prior(m)) for h in headers]
+    if bits is None:
+        bits = _encode_tiled(m, img, k, layout, tile_batch) if layout.tiled else m.encode(img, k).bits[:, 0]
+    files = [bitstream.write(bits, h, prior=model_prior(m)) for h in headers]
     if bpp is None:
         return min(files, key=len)  # ties: the first coder in ENTROPY_CODERS order
     pixels = float(height * width)
@@ -204,6 +226,133 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
             f"(1 iteration takes {least:.3f} bpp)"
         )
     return best[1]
+
+
+def compress_batch(images, model=None, iterations: int | None = None, bpp: float | None = None,
+                   entropy: str = DEFAULT_ENTROPY, batch: int = 64, tile: int | None = None) -> list[bytes]:
+    """:func:`compress` for many images: same-sized ones go through the model ``batch`` at a time.
+
+    Returns one file per image, byte for byte the file :func:`compress` writes
+    (the codes of an image do not depend on the others in its batch). Images
+    that need tiling, and end-to-end models, are coded one by one.
+    """
+    m = resolve_model(model)
+    images = [as_image(image) for image in images]
+    if iterations is not None and bpp is not None:
+        raise RnncompError("give iterations or bpp, not both")
+    if is_e2e(m):
+        return [compress(image, m, iterations, bpp, entropy) for image in images]
+    k = _iterations_to_code(m, iterations, bpp)
+    out: list = [None] * len(images)
+    groups: dict = {}
+    for n, image in enumerate(images):
+        if tile_layout(*image.shape[:2], int(m.stride), tile).tiled:
+            out[n] = _compress_binary(image, m, iterations, bpp, entropy, tile)
+        else:
+            groups.setdefault((image.shape, image.dtype.str), []).append(n)
+    for members in groups.values():
+        for chunk in _batches(members, batch):
+            codes = m.encode(np.stack([images[n] for n in chunk]), k)
+            for j, n in enumerate(chunk):
+                out[n] = _compress_binary(images[n], m, iterations, bpp, entropy, tile, bits=codes.bits[:, j])
+    return out
+
+
+def decompress_batch(files, model=None, iterations: int | None = None, batch: int = 64) -> list[np.ndarray]:
+    """:func:`decompress` for many files: same-sized binary-codec files are decoded ``batch`` at a time."""
+    from rnncomp.models.base import Codes
+
+    files = [bytes(f) for f in files]
+    out: list = [None] * len(files)
+    groups: dict = {}
+    for n, data in enumerate(files):
+        if bitstream.is_compact(data):
+            out[n] = decompress(data, model, iterations)
+            continue
+        header = bitstream.verify(data, iterations)
+        if header.tile:
+            out[n] = decompress(data, model, iterations)
+            continue
+        k = header.iterations if iterations is None else int(iterations)
+        key = (header.model_name, header.fingerprint, header.height, header.width, k)
+        groups.setdefault(key, []).append((n, header))
+    models: dict = {}
+    for (name, fingerprint, height, width, k), members in groups.items():
+        header = members[0][1]
+        if (name, fingerprint) not in models:
+            models[name, fingerprint] = _model_for(header, model)
+            _check_model(header, models[name, fingerprint])
+        m = models[name, fingerprint]
+        for chunk in _batches(members, batch):
+            bits = np.stack([np.stack(list(bitstream.iter_codes(files[n], k, prior=model_prior(m))))
+                             for n, _ in chunk], axis=1)
+            decoded = to_uint8(m.decode(Codes(bits, (height, width), header.stride)))
+            for j, (n, _) in enumerate(chunk):
+                out[n] = decoded[j]
+    return out
+
+
+def set_threads(intra_op: int | None = None, inter_op: int | None = None) -> None:
+    """TensorFlow's thread pools (call before any model runs; ``None`` keeps TensorFlow's default).
+
+    The files written do not depend on them (``tests/test_speed.py``).
+    """
+    import tensorflow as tf
+
+    if intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(int(intra_op))
+    if inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(int(inter_op))
+
+
+def tile_layout(height: int, width: int, stride: int, tile: int | None = None):
+    """The :class:`rnncomp.tiling.TileLayout` ``compress`` uses (``tile``: as in :func:`compress`)."""
+    from rnncomp.tiling import OVERLAP, TILE, TileLayout
+
+    tile = TILE if tile is None else int(tile)
+    if not tile:
+        return TileLayout(height, width, stride, 0, 0)
+    overlap = stride * -(-OVERLAP // stride)
+    if tile % stride or tile < 2 * overlap:
+        raise RnncompError(f"tile must be a multiple of the stride {stride} and at least {2 * overlap} px, "
+                           f"got {tile}")
+    return TileLayout(height, width, stride, tile, overlap)
+
+
+def _batches(items: list, size: int):
+    size = max(1, int(size))
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _encode_tiled(m, img: np.ndarray, k: int, layout, tile_batch: int) -> np.ndarray:
+    """The code grid ``(k, H_codes, W_codes, bits)`` of a tiled image, ``tile_batch`` windows at a time."""
+    h, w = layout.window
+    bits = np.zeros((k,) + layout.code_shape + (int(m.config.bits),), np.uint8)
+    for batch in _batches(layout.windows, tile_batch):
+        codes = m.encode(np.stack([img[y:y + h, x:x + w] for _, _, y, x in batch]), k)
+        for n, (i, j, _, _) in enumerate(batch):
+            layout.code_block(bits, i, j)[...] = codes.bits[:, n]
+    return bits
+
+
+def _decode_bits(m, bits: np.ndarray, header: Header, tile_batch: int = 1) -> np.ndarray:
+    """The uint8 image of a file's codes ``(k, H_codes, W_codes, bits)``, window by window if tiled."""
+    from rnncomp.models.base import Codes
+    from rnncomp.tiling import blend_rows
+
+    if not header.tile:
+        return to_uint8(m.decode(Codes(bits[:, None], (header.height, header.width), header.stride))[0])
+    layout = header.layout
+
+    def decode_row(i):
+        blocks = [layout.code_block(bits, i, j) for j in range(len(layout.xs))]
+        out = []
+        for batch in _batches(blocks, tile_batch):
+            out.extend(m.decode(Codes(np.stack(batch, axis=1), layout.window, header.stride)))
+        return out
+
+    return blend_rows(layout, decode_row)
 
 
 def _compress_e2e(image, m, levels, bpp, entropy) -> bytes:
@@ -314,13 +463,16 @@ def decompress_progressive(data: bytes, model=None, iterations: int | None = Non
     header = bitstream.verify(data, iterations, partial)  # damaged files fail before a model loads
     m = _model_for(header, model)
     _check_model(header, m)
+    if header.tile:  # windows decode whole (bounded memory), so a tiled file yields its last image only
+        yield _decompress_bits(data, m, header, iterations, partial)
+        return
     decoder = m.progressive_decoder((header.height, header.width), 1)
     for bits in bitstream.iter_codes(data, iterations, partial, prior=model_prior(m)):
         yield to_uint8(decoder.step(bits[None])[0])
 
 
 def decompress(data: bytes, model=None, iterations: int | None = None, partial: bool = False,
-               upscaler: str | None = None) -> np.ndarray:
+               upscaler: str | None = None, tile_batch: int = 1) -> np.ndarray:
     """Decodes an ``.rnc`` file's bytes to a uint8 image ``(H, W, 3)``.
 
     Args:
@@ -329,16 +481,28 @@ def decompress(data: bytes, model=None, iterations: int | None = None, partial: 
         iterations: decode only the first ``iterations`` (default: all).
         partial: accept a file cut short and decode its complete chunks.
         upscaler: end-to-end files only: ``bicubic`` or ``srgan`` (default: the model's).
+        tile_batch: tiled files: windows decoded together (the image is the same).
 
     Raises:
         BitstreamError: the bytes are not a valid file (truncated, damaged, not
             an ``.rnc`` file); WrongModelError (a BitstreamError) when the model
             is not the one that wrote the file.
     """
-    out = None
-    for out in decompress_progressive(data, model, iterations, partial, upscaler):
-        pass
-    return out
+    data = bytes(data)
+    if bitstream.is_compact(data):
+        if iterations not in (None, 1):
+            raise RnncompError("an end-to-end file holds one image, not iterations")
+        return _decompress_e2e(data, model, upscaler)
+    header = bitstream.verify(data, iterations, partial)  # damaged files fail before a model loads
+    m = _model_for(header, model)
+    _check_model(header, m)
+    return _decompress_bits(data, m, header, iterations, partial, tile_batch)
+
+
+def _decompress_bits(data, m, header, iterations, partial, tile_batch: int = 1) -> np.ndarray:
+    """All of a binary-codec file's (complete) iterations decoded at once."""
+    bits = np.stack(list(bitstream.iter_codes(data, iterations, partial, prior=model_prior(m))))
+    return _decode_bits(m, bits, header, tile_batch)
 
 
 def measure(images, model, iterations: int, coders=None) -> dict:

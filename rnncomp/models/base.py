@@ -424,16 +424,56 @@ class BinaryCodec(ConfigModel):
             self._compiled_steps["decode"] = _compile_step(step, self.variables)
         return self._compiled_steps["decode"]
 
+    def _fused_fn(self, kind: str):
+        """All iterations of encoding (``kind="encode"``) or decoding in one ``tf.function``.
+
+        One graph for every image size and iteration count (an input signature with
+        unknown dimensions and a ``tf.range`` loop), so coding pays no Python
+        overhead per iteration and never retraces. TensorFlow backend only
+        (``None`` elsewhere: the per-iteration steps are used). The first
+        iteration is peeled off: it starts from zero (``None``) recurrent states.
+        """
+        if keras.backend.backend() != "tensorflow":
+            return None
+        key = f"{kind}_all"
+        if key not in self._compiled_steps:
+            import tensorflow as tf
+
+            if kind == "encode":
+                def run(x, iterations):
+                    b, x_hat, states = self._encode_iteration(x, tf.zeros_like(x), None, False)
+                    out = tf.TensorArray(tf.bool, size=iterations).write(0, b > 0)
+                    for t in tf.range(1, iterations):
+                        b, x_hat, states = self._encode_iteration(x, x_hat, states, False)
+                        out = out.write(t, b > 0)
+                    return out.stack()
+
+                signature = [tf.TensorSpec([None, None, None, 3], tf.float32), tf.TensorSpec([], tf.int32)]
+            else:
+                def run(signs):
+                    shape = tf.shape(signs)
+                    x_hat = tf.zeros([shape[1], shape[2] * self.stride, shape[3] * self.stride, 3])
+                    x_hat, states = self._decode_iteration(signs[0], x_hat, None)
+                    for t in tf.range(1, shape[0]):
+                        x_hat, states = self._decode_iteration(signs[t], x_hat, states)
+                    return x_hat
+
+                signature = [tf.TensorSpec([None, None, None, None, self.config.bits], tf.float32)]
+            self._compiled_steps[key] = tf.function(run, input_signature=signature)
+        return self._compiled_steps[key]
+
     def _check_images(self, images):
         return check_images(images)
 
-    def encode(self, images, iterations=None) -> Codes:
+    def encode(self, images, iterations=None, fused: bool = True) -> Codes:
         """Encodes images into binary codes, one ``bits``-deep slice per iteration.
 
         Args:
             images: ``(batch, H, W, 3)`` or ``(H, W, 3)``; float in [0, 1] or uint8.
             iterations: number of iterations (default ``config.iterations``); a
                 recurrent model may code more iterations than it was trained for.
+            fused: run every iteration in one compiled call (:meth:`_fused_fn`);
+                ``False``: one compiled call per iteration (the same codes).
 
         Returns:
             :class:`Codes` with ``bits`` of shape ``(iterations, batch, ceil(H/16),
@@ -448,6 +488,10 @@ class BinaryCodec(ConfigModel):
         images = self._check_images(images)
         shape = images.shape[1:3]
         x = pad_images(images, self.stride) - np.float32(0.5)
+        run = self._fused_fn("encode") if fused else None
+        if run is not None:
+            bits = _to_numpy(run(x, np.int32(iterations))).astype(np.uint8)
+            return Codes(bits, shape, self.stride)
         x_hat = np.zeros_like(x)
         states = None
         step = self._encode_step_fn()
@@ -482,11 +526,22 @@ class BinaryCodec(ConfigModel):
         for t in range(iterations):
             yield decoder.step(codes.bits[t])
 
-    def decode(self, codes: Codes, iterations=None) -> np.ndarray:
+    def decode(self, codes: Codes, iterations=None, fused: bool = True) -> np.ndarray:
         """The reconstruction after ``iterations`` (default: all encoded) iterations.
 
-        Returns float32 ``(batch, H, W, 3)`` in [0, 1].
+        Returns float32 ``(batch, H, W, 3)`` in [0, 1]. ``fused``: all iterations in
+        one compiled call (as :meth:`encode`); ``False``: one call per iteration.
         """
+        run = self._fused_fn("decode") if fused else None
+        if run is not None:
+            self._check_codes(codes)
+            iterations = codes.iterations if iterations is None else int(iterations)
+            if not 1 <= iterations <= codes.iterations:
+                raise ValueError(f"iterations must be in 1..{codes.iterations}, got {iterations}")
+            if self.max_iterations is not None and iterations > self.max_iterations:
+                raise ValueError(f"{self.name} decodes at most {self.max_iterations} iteration(s)")
+            signs = codes.bits[:iterations].astype(np.float32) * 2.0 - 1.0
+            return self._postprocess(run(signs), codes.shape)
         out = None
         for out in self.decode_progressive(codes, iterations):
             pass
