@@ -762,6 +762,9 @@ def cmd_info(args) -> int:
             continue
         print(f"  image {info['width']}x{info['height']} (padded {info['padded_width']}x"
               f"{info['padded_height']}), {info['bits']} bits per {info['stride']}x{info['stride']} block")
+        if info.get("tile"):
+            print(f"  tiled: {info['windows']} windows of at most {info['tile']} px, overlapping by "
+                  f"{info['overlap']} px or more (padded size: the windows side by side)")
         print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
         print(f"  {info['iterations']} iteration(s), entropy coder {info['coder']}")
         for c in info["chunks"]:

@@ -122,3 +122,17 @@ def test_small_images_are_never_tiled(model, kodak_samples):
     assert not bitstream.read_header(codec.compress(image, model, iterations=2)).tile
     with pytest.raises(Exception, match="multiple of the stride"):
         codec.compress(image, model, iterations=1, tile=100)
+
+
+def test_cli_tile_option_and_info(tmp_path, samples_dir, capsys):
+    from rnncomp.cli import main
+
+    src = sorted((samples_dir / "kodak").glob("*.png"))[0]
+    out = tmp_path / "t.rnc"
+    assert main(["compress", str(src), "-o", str(out), "--iterations", "2", "--tile", "128", "-q"]) == 0
+    assert main(["info", str(out)]) == 0
+    assert "tiled:" in capsys.readouterr().out
+    assert main(["decompress", str(out), "-o", str(tmp_path / "t.png"), "-q"]) == 0
+    from rnncomp.images import load_image
+
+    assert load_image(tmp_path / "t.png").shape == load_image(src).shape
