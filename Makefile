@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune clean
+.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ install: $(VENV)/.installed ## create $(VENV) and install rnncomp (editable) wit
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,export]"
 	touch $@
 
 run: install ## the main job on built-in defaults: the shipped codec vs JPEG on the bundled samples
@@ -128,6 +128,9 @@ evaluate-e2e: install ## the shipped end-to-end codec on Kodak: every coder, bic
 
 evaluate-srgan: install ## x4 upscaling on the 24 Kodak images: the shipped SRGAN generator vs bicubic
 	$(BIN)/rnncomp srgan-eval --model $(SRGAN_MODEL) --data $(DATA)/kodak --out $(RESULTS)/srgan/kodak-x4-$(SRGAN_MODEL).json
+
+notebooks: install ## run every notebook in its full setting
+	RNNCOMP_NOTEBOOK_FAST=0 RNNCOMP_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest tests/test_notebooks.py -q
 
 clean: ## remove caches and local results (keeps $(VENV))
 	rm -rf .pytest_cache results build *.egg-info

@@ -31,6 +31,9 @@ EXTRAS_REQUIRE = {
     ],
     # Keras's JAX backend (the lent GPU machines have JAX but no TensorFlow); slow test only.
     "jax": ["jax==0.10.2", "jaxlib==0.10.2"],
+    # rnncomp export: ONNX (tf2onnx works with TF 2.21 / protobuf 7 here) and LiteRT, a TFLite
+    # runtime without TensorFlow for decode_example.py. TFLite conversion needs only tensorflow-cpu.
+    "export": ["tf2onnx==1.17.0", "onnx==1.23.2", "onnxruntime==1.32.0", "ai-edge-litert==2.3.0"],
 }
 
 setup(
