@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks clean
+.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ recipes: install ## equal-wall-time comparison of experiments/recipes/*.json (MI
 
 bench-train: install ## training-speed table: full/half/quarter width, 32/64 patches, batch 32, 8 iterations
 	$(BIN)/python -m rnncomp.bench_train --json $(RESULTS)/bench-train.json | tee $(RESULTS)/bench-train.txt
+
+bench: install ## coding speed, peak memory (up to 48 MP) and FLOPs vs JPEG/WebP -> $(RESULTS)/bench (quiet machine; RUNS=N)
+	$(BIN)/rnncomp bench --data $(DATA) --out $(RESULTS)/bench $(if $(RUNS),--runs $(RUNS))
 
 tune: install ## Hyperband sweep SWEEP (default experiments/sweeps/e2e.json); resumes; MAX_TRIALS=N stops after N trials
 	$(BIN)/rnncomp tune --config $(or $(SWEEP),experiments/sweeps/e2e.json) $(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS))
