@@ -455,6 +455,17 @@ def cmd_bench_entropy(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    _quiet_tensorflow()
+    from rnncomp.bench import run_bench
+
+    run_bench(args.out, quick=args.quick, runs=args.runs, runs_large=args.runs_large, data=args.data,
+              iterations=args.iterations, command="rnncomp " + " ".join(shlex.quote(a) for a in args.argv),
+              progress=not args.quiet)
+    print((Path(args.out) / "bench.md").read_text(), end="")
+    return 0
+
+
 def cmd_bench_data(args) -> int:
     from rnncomp.train import load_train_config, pipeline_throughput
 
@@ -1066,6 +1077,27 @@ def build_parser() -> argparse.ArgumentParser:
     bdata.add_argument("--config", required=True, help="experiment JSON file")
     bdata.add_argument("--batches", type=_positive_int, default=50, help="batches to time")
     bdata.set_defaults(func=cmd_bench_data)
+
+    bn = sub.add_parser("bench", formatter_class=fmt,
+                        help="coding speed, peak memory and FLOPs of the shipped codecs beside JPEG and WebP",
+                        description="Time compress/decompress (medians after a warm-up) of a 32x32 thumbnail, "
+                                    "a batch of 100, a Kodak photo and a 12-MP photo at 2, 8 and 16 "
+                                    "iterations beside Pillow JPEG and WebP; before/after pairs (fused "
+                                    "iterations, batches, threads, tiling); peak memory up to 48 MP in child "
+                                    "processes; FLOPs per pixel of each shipped model and the achieved FLOP/s "
+                                    "against this CPU's peak. Writes OUT/bench.json and OUT/bench.md "
+                                    "(see rnncomp/bench.py).")
+    bn.add_argument("--out", default="results/bench", help="output folder")
+    bn.add_argument("--quick", action="store_true",
+                    help="the bundled samples at tiny sizes (about a minute; what the test runs)")
+    bn.add_argument("--runs", type=_positive_int, help="timed runs per figure after a warm-up (default 5; --quick 1)")
+    bn.add_argument("--runs-large", type=_positive_int,
+                    help="timed runs for the 12-MP photo (default 2; --quick 1)")
+    bn.add_argument("--iterations", type=_int_list, help="comma list of iteration counts (default 2,8,16; "
+                                                         "--quick 2,4)")
+    bn.add_argument("--data", default="../shared/data", help="folder with kodak/ and thumbs32/ (full run)")
+    bn.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    bn.set_defaults(func=cmd_bench)
 
     ex = sub.add_parser("export", formatter_class=_CodecHelpFormatter,
                         help="write a codec's decoder and encoder as standalone TFLite/ONNX/SavedModel files",
