@@ -136,6 +136,7 @@ class Sweep:
     hyperband: dict = field(default_factory=dict)
     description: str = ""
     source: dict = field(default_factory=dict)
+    path: str = ""
 
     def declare(self, hp) -> dict:
         """Declares the search space on ``hp`` and returns the experiment overrides of its values."""
@@ -210,7 +211,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise RnncompError(f"{path}: space entry {key!r} has an empty choice")
     sweep = Sweep(name=d["name"], experiment=(path.parent / d["experiment"]).resolve(),
                   objective=Objective(**objective), space=d["space"], overrides=d.get("overrides", {}),
-                  hyperband=hyperband, description=d.get("description", ""), source=d)
+                  hyperband=hyperband, description=d.get("description", ""), source=d, path=str(path))
     sweep.trial_config({})  # a base experiment that does not load fails here, not in trial 1
     return sweep
 
@@ -403,7 +404,13 @@ def write_report(folder: str | Path, sweep: Sweep) -> dict:
         lines.append(f"| {r['trial']} | " + " | ".join(_fmt(r["hyperparameters"].get(k)) for k in keys)
                      + f" | {_fmt(r['epochs'])} | {_fmt(r['from_trial'])} | {_fmt(m.get(obj.name))} | "
                      f"{_fmt(m.get('train_seconds'))} | {_fmt(m.get('trial_seconds'))} | {r['status']} |")
+    from rnncomp.provenance import machine_info
+
+    machine = machine_info(with_tensorflow=True)
+    lines[2:2] = [f"Machine: {machine['cpu']}, {machine['cores']} cores; tensorflow "
+                  f"{machine.get('tensorflow', '?')}. Command: `rnncomp tune --config {sweep.path}`.", ""]
     report = {"sweep": sweep.name, "objective": {"name": obj.name, "direction": obj.direction},
+              "command": f"rnncomp tune --config {sweep.path}", "machine": machine,
               "trials": rows, "best": best, "best_config": None}
     if best is not None:
         overrides = _overrides_of(sweep, best["hyperparameters"])
