@@ -93,7 +93,19 @@ MODELS = ("rnncomp-default", "e2e-default", "srgan-x4")
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident set size (MiB; ``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    """This process's peak resident set size (MiB).
+
+    Linux: ``VmHWM`` of /proc/self/status, the high-water mark that ``clear_refs``
+    resets (``ru_maxrss`` is not reset by it: it also keeps the peaks of exited
+    threads). Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 

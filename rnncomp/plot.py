@@ -101,15 +101,14 @@ def plot_rd(
 ) -> Path:
     """Draw quality-vs-bpp, one panel per metric, and save it (PNG, SVG or PDF by suffix)."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (e.g. Jupyter's) is left alone
 
     if not curves:
         raise RnncompError("no curves to plot")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5), squeeze=False)
+    fig = Figure(figsize=(6.5 * len(metrics), 5))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     # Distinct colours for up to 20 curves; curves from .txt anchor files drawn dashed.
-    palette = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20").colors
+    palette = matplotlib.colormaps["tab10" if len(curves) <= 10 else "tab20"].colors
     for ax, metric in zip(axes[0], metrics):
         drawn = 0
         for i, curve in enumerate(curves):
@@ -141,5 +140,4 @@ def plot_rd(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)
     return out
