@@ -50,6 +50,7 @@ bench-train: install ## training-speed table: full/half/quarter width, 32/64 pat
 
 bench: install ## coding speed, peak memory (up to 48 MP) and FLOPs vs JPEG/WebP -> $(RESULTS)/bench (quiet machine; RUNS=N)
 	$(BIN)/rnncomp bench --data $(DATA) --out $(RESULTS)/bench $(if $(RUNS),--runs $(RUNS))
+	$(BIN)/rnncomp bench --seams --data $(DATA) --out $(RESULTS)/bench
 
 tune: install ## Hyperband sweep SWEEP (default experiments/sweeps/e2e.json); resumes; MAX_TRIALS=N stops after N trials
 	$(BIN)/rnncomp tune --config $(or $(SWEEP),experiments/sweeps/e2e.json) $(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS))

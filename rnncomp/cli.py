@@ -457,7 +457,13 @@ def cmd_bench_entropy(args) -> int:
 
 def cmd_bench(args) -> int:
     _quiet_tensorflow()
-    from rnncomp.bench import run_bench
+    from rnncomp.bench import run_bench, seam_report
+
+    if args.seams:
+        seam_report(args.out, quick=args.quick, data=args.data,
+                    command="rnncomp " + " ".join(shlex.quote(a) for a in args.argv))
+        print((Path(args.out) / "seams.md").read_text(), end="")
+        return 0
 
     run_bench(args.out, quick=args.quick, runs=args.runs, runs_large=args.runs_large, data=args.data,
               iterations=args.iterations, command="rnncomp " + " ".join(shlex.quote(a) for a in args.argv),
@@ -1096,6 +1102,9 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--iterations", type=_int_list, help="comma list of iteration counts (default 2,8,16; "
                                                          "--quick 2,4)")
     bn.add_argument("--data", default="../shared/data", help="folder with kodak/ and thumbs32/ (full run)")
+    bn.add_argument("--seams", action="store_true",
+                    help="only the seam check of tiled files: PSNR at window borders vs interiors, tiled vs "
+                         "untiled (OUT/seams.json, seams.md)")
     bn.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     bn.set_defaults(func=cmd_bench)
 

@@ -144,3 +144,13 @@ def test_full_bench_without_data_says_what_is_missing(tmp_path):
 
     with pytest.raises(RnncompError, match="kodak"):
         bench.run_bench(tmp_path / "out", data=tmp_path, progress=False)
+
+
+def test_seam_report_quick(tmp_path):
+    from rnncomp.bench import seam_report
+
+    doc = seam_report(tmp_path, quick=True, iterations=(2,))
+    row = doc["rows"][0]
+    assert doc["windows"] > 4 and 0 < doc["border_fraction"] < 1
+    assert row["border_gap_db"] > -0.5  # no seams: the borders are as good as the untiled file's
+    assert (tmp_path / "seams.md").read_text().count("|") > 10
