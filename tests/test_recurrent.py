@@ -149,7 +149,8 @@ def test_progressive_decoder_steps_one_iteration_at_a_time(lstm_model):
     dec = lstm_model.progressive_decoder(codes.shape, batch=1)
     outs = [dec.step(codes.bits[t]) for t in range(3)]
     assert dec.iteration == 3
-    np.testing.assert_array_equal(outs[-1], lstm_model.decode(codes))
+    np.testing.assert_array_equal(outs[-1], lstm_model.decode(codes, fused=False))  # the same steps
+    np.testing.assert_allclose(outs[-1], lstm_model.decode(codes), atol=1e-6)  # one graph: float round-off
     with pytest.raises(ValueError):
         dec.step(codes.bits[0][..., :5])
 

@@ -443,6 +443,8 @@ class BinaryCodec(ConfigModel):
                 def run(x, iterations):
                     b, x_hat, states = self._encode_iteration(x, tf.zeros_like(x), None, False)
                     out = tf.TensorArray(tf.bool, size=iterations).write(0, b > 0)
+                    if states is None:  # a stateless, one-iteration model (conv/deconv)
+                        return out.stack()
                     for t in tf.range(1, iterations):
                         b, x_hat, states = self._encode_iteration(x, x_hat, states, False)
                         out = out.write(t, b > 0)
@@ -454,6 +456,8 @@ class BinaryCodec(ConfigModel):
                     shape = tf.shape(signs)
                     x_hat = tf.zeros([shape[1], shape[2] * self.stride, shape[3] * self.stride, 3])
                     x_hat, states = self._decode_iteration(signs[0], x_hat, None)
+                    if states is None:  # a stateless, one-iteration model (conv/deconv)
+                        return x_hat
                     for t in tf.range(1, shape[0]):
                         x_hat, states = self._decode_iteration(signs[t], x_hat, states)
                     return x_hat
