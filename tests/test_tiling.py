@@ -78,20 +78,6 @@ def model():
     return codec.resolve_model(None)
 
 
-def _border_mask(layout, shape, margin=8):
-    mask = np.zeros(shape[:2], bool)
-    h, w = layout.window
-    for y in layout.ys:
-        for e in (y, y + h):
-            if 0 < e < shape[0]:
-                mask[max(0, e - margin):e + margin] = True
-    for x in layout.xs:
-        for e in (x, x + w):
-            if 0 < e < shape[1]:
-                mask[:, max(0, e - margin):e + margin] = True
-    return mask
-
-
 def _psnr(a, b, mask):
     mse = np.mean((a[mask].astype(np.float64) - b[mask]) ** 2)
     return 10 * np.log10(255.0 ** 2 / mse)
@@ -108,7 +94,9 @@ def test_tiled_file_is_independent_of_tile_batch_and_has_no_seams(model, kodak_s
     assert [x.shape for x in codec.decompress_progressive(files[0])] == [image.shape]  # one image
     # Seams: at window borders the tiled image is as good as the whole-image codec on the same pixels.
     whole = codec.decompress(codec.compress(image, model, iterations=4, tile=0))
-    mask = _border_mask(header.layout, image.shape)
+    from rnncomp.bench import window_border_mask
+
+    mask = window_border_mask(header.layout)
     assert _psnr(image, decoded[0], mask) > _psnr(image, whole, mask) - 0.5
     assert abs(_psnr(image, decoded[0], ~mask) - _psnr(image, whole, ~mask)) < 1.0
     # A cut tiled file decodes its complete iterations.
