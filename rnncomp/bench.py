@@ -93,6 +93,25 @@ MODELS = ("rnncomp-default", "e2e-default", "srgan-x4")
 # --- small helpers -------------------------------------------------------------------------------
 
 
+def _proc_field(path: str, name: str) -> str | None:
+    """The value of the ``name: value`` line of a /proc file (None where there is none)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == name:
+                    return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def _proc_mb(path: str, name: str) -> float | None:
+    """A ``NNN kB`` field of a /proc file in MiB."""
+    value = _proc_field(path, name)
+    return None if value is None else int(value.split()[0]) / 1024.0
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident set size (MiB).
 
@@ -100,27 +119,16 @@ def _peak_rss_mb() -> float:
     resets (``ru_maxrss`` is not reset by it: it also keeps the peaks of exited
     threads). Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    hwm = _proc_mb("/proc/self/status", "VmHWM")
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def _rss_mb() -> float | None:
     """This process's current resident set size (MiB), where /proc tells it."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
+    return _proc_mb("/proc/self/status", "VmRSS")
 
 
 def _reset_peak_rss() -> bool:
@@ -135,14 +143,7 @@ def _reset_peak_rss() -> bool:
 
 def _meminfo_mb(field: str) -> float | None:
     """A field of /proc/meminfo in MiB (None where there is none)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return _round(int(line.split()[1]) / 1024.0, 0)
-    except OSError:
-        pass
-    return None
+    return _round(_proc_mb("/proc/meminfo", field), 0)
 
 
 def _mem_available_mb() -> float | None:
@@ -236,15 +237,15 @@ def _lscpu() -> dict:
     return out
 
 
-def _cpuinfo_mhz() -> str | None:
+def _float(text) -> float | None:
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("cpu mhz"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cpuinfo_mhz() -> str | None:
+    return _proc_field("/proc/cpuinfo", "cpu MHz")
 
 
 def theoretical_peak(info: dict | None = None) -> dict:
@@ -283,11 +284,10 @@ def theoretical_peak(info: dict | None = None) -> dict:
     per_cycle = fma * lanes * pipes
     mhz, clock_from = None, None
     for key in ("CPU max MHz", "CPU MHz", "cpu MHz in /proc/cpuinfo"):
-        try:
-            mhz, clock_from = float(info[key]), key
+        mhz = _float(info.get(key))
+        if mhz is not None:
+            clock_from = key
             break
-        except (KeyError, ValueError):
-            pass
     if mhz is None and info.get("BogoMIPS"):
         mhz, clock_from = float(info["BogoMIPS"]) / 2.0, "BogoMIPS / 2"
     gflops = None if mhz is None else cores * mhz * 1e-3 * per_cycle
@@ -1266,7 +1266,7 @@ def seam_report(out, quick: bool = False, data=None, iterations=(2, 8), margin: 
         for name, t in (("tiled", tile), ("untiled", 0)):
             data_ = codec.compress(image, model, iterations=int(k), tile=t)
             decoded = codec.decompress(data_, model)
-            row[name] = {"bpp": 8.0 * len(data_) / (height * width), "psnr": _psnr_where(image, decoded, mask | ~mask),
+            row[name] = {"bpp": 8.0 * len(data_) / (height * width), "psnr": _psnr_where(image, decoded, np.ones_like(mask)),
                          "border_psnr": _psnr_where(image, decoded, mask),
                          "interior_psnr": _psnr_where(image, decoded, ~mask)}
         row["border_gap_db"] = row["tiled"]["border_psnr"] - row["untiled"]["border_psnr"]

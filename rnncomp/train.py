@@ -42,7 +42,7 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["TrainConfig", "Trainer", "load_train_config", "pipeline_throughput", "train"]
+__all__ = ["TrainConfig", "Trainer", "load_train_config", "pipeline_throughput", "read_json_file", "train"]
 
 
 @dataclass
@@ -101,14 +101,19 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read_config(path: Path, depth: int = 0) -> dict:
-    """A config file's JSON; ``"extends": "other.json"`` (relative to it) is merged under it."""
+def read_json_file(path: Path, what: str = "config file") -> dict:
+    """A JSON file's contents; a missing file or bad JSON is an :class:`RnncompError` naming it."""
     if not path.is_file():
-        raise RnncompError(f"{path}: no such config file")
+        raise RnncompError(f"{path}: no such {what}")
     try:
-        d = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except ValueError as e:
         raise RnncompError(f"{path}: not valid JSON ({e})") from None
+
+
+def _read_config(path: Path, depth: int = 0) -> dict:
+    """A config file's JSON; ``"extends": "other.json"`` (relative to it) is merged under it."""
+    d = read_json_file(path)
     parent = d.pop("extends", None)
     if parent is None:
         return d

@@ -52,6 +52,7 @@ share the sweep folder (one machine, or a shared file system).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -177,13 +178,10 @@ _HYPERBAND_FIELDS = {"max_epochs", "factor", "hyperband_iterations", "seed", "ma
 
 def load_sweep(path: str | Path) -> Sweep:
     """Reads and checks a sweep file; every trial's config is checked by building the first one."""
+    from rnncomp.train import read_json_file
+
     path = Path(path)
-    if not path.is_file():
-        raise RnncompError(f"{path}: no such sweep file")
-    try:
-        d = json.loads(path.read_text())
-    except ValueError as e:
-        raise RnncompError(f"{path}: not valid JSON ({e})") from None
+    d = read_json_file(path, "sweep file")
     unknown = sorted(set(d) - _SWEEP_FIELDS)
     if unknown:
         raise RnncompError(f"{path}: unknown sweep field(s) {', '.join(unknown)} "
@@ -334,9 +332,8 @@ def tune(sweep_path: str | Path, directory: str | Path = "runs/sweeps", overwrit
     tuner = _tuner_class()(sweep, out=out, max_trials=max_trials, directory=str(directory),
                            project_name=sweep.name, overwrite=False, **hb)
     try:
-        tuner.search(verbose=verbose)
-    except _Budget:
-        pass
+        with contextlib.suppress(_Budget):  # this invocation ran its max_trials; the sweep goes on next time
+            tuner.search(verbose=verbose)
     except kt.errors.FatalError:
         if not tuner.interrupted:
             raise

@@ -520,12 +520,17 @@ class BinaryCodec(ConfigModel):
                 f"codes have {codes.bits.shape[-1]} bits per position, this model {self.config.bits}"
             )
 
-    def decode_progressive(self, codes: Codes, iterations=None):
-        """Yields x̂_1, x̂_2, ... (float32 ``(batch, H, W, 3)`` in [0, 1]), one iteration each."""
+    def _decode_count(self, codes: Codes, iterations) -> int:
+        """Checks ``codes`` against this model; the number of iterations to decode (default all)."""
         self._check_codes(codes)
         iterations = codes.iterations if iterations is None else int(iterations)
         if not 1 <= iterations <= codes.iterations:
             raise ValueError(f"iterations must be in 1..{codes.iterations}, got {iterations}")
+        return iterations
+
+    def decode_progressive(self, codes: Codes, iterations=None):
+        """Yields x̂_1, x̂_2, ... (float32 ``(batch, H, W, 3)`` in [0, 1]), one iteration each."""
+        iterations = self._decode_count(codes, iterations)
         decoder = self.progressive_decoder(codes.shape, codes.batch)
         for t in range(iterations):
             yield decoder.step(codes.bits[t])
@@ -538,10 +543,7 @@ class BinaryCodec(ConfigModel):
         """
         run = self._fused_fn("decode") if fused else None
         if run is not None:
-            self._check_codes(codes)
-            iterations = codes.iterations if iterations is None else int(iterations)
-            if not 1 <= iterations <= codes.iterations:
-                raise ValueError(f"iterations must be in 1..{codes.iterations}, got {iterations}")
+            iterations = self._decode_count(codes, iterations)
             if self.max_iterations is not None and iterations > self.max_iterations:
                 raise ValueError(f"{self.name} decodes at most {self.max_iterations} iteration(s)")
             signs = codes.bits[:iterations].astype(np.float32) * 2.0 - 1.0
