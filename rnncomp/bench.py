@@ -1266,7 +1266,8 @@ def seam_report(out, quick: bool = False, data=None, iterations=(2, 8), margin: 
         for name, t in (("tiled", tile), ("untiled", 0)):
             data_ = codec.compress(image, model, iterations=int(k), tile=t)
             decoded = codec.decompress(data_, model)
-            row[name] = {"bpp": 8.0 * len(data_) / (height * width), "psnr": _psnr_where(image, decoded, np.ones_like(mask)),
+            row[name] = {"bpp": 8.0 * len(data_) / (height * width),
+                         "psnr": _psnr_where(image, decoded, np.ones_like(mask)),
                          "border_psnr": _psnr_where(image, decoded, mask),
                          "interior_psnr": _psnr_where(image, decoded, ~mask)}
         row["border_gap_db"] = row["tiled"]["border_psnr"] - row["untiled"]["border_psnr"]
