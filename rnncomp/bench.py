@@ -408,14 +408,14 @@ def model_flops(models: dict, size: int = 64) -> list[dict]:
     if "rnncomp-default" in models:
         m = models["rnncomp-default"]
         x = tf.zeros([1, size, size, 3])
-        b, x_hat, states = m._encode_iteration(x, tf.zeros_like(x), None, False)
-        first = count_flops(lambda x, h: m._encode_iteration(x, h, None, False), x, tf.zeros_like(x))
-        steady = count_flops(lambda x, h, s: m._encode_iteration(x, h, s, False), x, x_hat, states)
+        b, x_hat, states = m.encode_iteration(x, tf.zeros_like(x), None, False)
+        first = count_flops(lambda x, h: m.encode_iteration(x, h, None, False), x, tf.zeros_like(x))
+        steady = count_flops(lambda x, h, s: m.encode_iteration(x, h, s, False), x, x_hat, states)
         row("rnncomp-default", "encoder iteration (E + B + its D)", "image pixel", steady, size * size, probe,
             per_iteration=True, first_iteration_flops_per_pixel=_round(first["total"] / size**2, 1))
-        _, dstates = m._decode_iteration(b, tf.zeros_like(x), None)
-        first = count_flops(lambda b, h: m._decode_iteration(b, h, None), b, tf.zeros_like(x))
-        steady = count_flops(lambda b, h, s: m._decode_iteration(b, h, s), b, x_hat, dstates)
+        _, dstates = m.decode_iteration(b, tf.zeros_like(x), None)
+        first = count_flops(lambda b, h: m.decode_iteration(b, h, None), b, tf.zeros_like(x))
+        steady = count_flops(lambda b, h, s: m.decode_iteration(b, h, s), b, x_hat, dstates)
         row("rnncomp-default", "decoder iteration (D)", "image pixel", steady, size * size, probe,
             per_iteration=True, first_iteration_flops_per_pixel=_round(first["total"] / size**2, 1))
     if "e2e-default" in models:

@@ -173,7 +173,7 @@ def _recurrent_graphs(m, size) -> dict:
     h, w = -(-H // s), -(-W // s)
     padded = (1, h * s, w * s, 3)
     # The state structures (and shapes) of a first iteration from zero states.
-    _, dec_states = m._decode_iteration(tf.zeros((1, h, w, B)), tf.zeros(padded), None)
+    _, dec_states = m.decode_iteration(tf.zeros((1, h, w, B)), tf.zeros(padded), None)
     _, enc_states = m.encoder(tf.zeros(padded), None)
     x_hat_in = _Port("x_hat_in", padded, "[-0.5, 0.5]", "x̂_{t-1}, the reconstruction so far in the internal "
                      "scale (image - 0.5), padded to the stride; zeros at iteration 1")
@@ -181,7 +181,7 @@ def _recurrent_graphs(m, size) -> dict:
 
     def decode(bits, x_hat, *states):
         states = tf.nest.pack_sequence_as(dec_states, list(states))
-        x_hat, new = m._decode_iteration(bits * 2.0 - 1.0, x_hat, states)
+        x_hat, new = m.decode_iteration(bits * 2.0 - 1.0, x_hat, states)
         image = tf.clip_by_value(x_hat[:, :H, :W, :] + 0.5, 0.0, 1.0)
         out = {"image": image, "x_hat_out": x_hat}
         out.update({f"state_out_{i}": t for i, t in enumerate(tf.nest.flatten(new))})
@@ -189,12 +189,8 @@ def _recurrent_graphs(m, size) -> dict:
 
     def encode(image, x_hat, *states):
         states = tf.nest.pack_sequence_as(enc_states, list(states))
-        residual = pad_tensor(image, s) - 0.5 - x_hat  # r_{t-1} = x - x̂_{t-1}, as rnncomp computes it
-        gain = m._gain(x_hat)
-        if gain is not None:
-            residual = residual * gain
-        features, new = m.encoder(residual, states)
-        bits = (m.binarizer(features, training=False) + 1.0) * 0.5
+        b, new = m.encode_bits(pad_tensor(image, s) - 0.5, x_hat, states)
+        bits = (b + 1.0) * 0.5
         out = {"bits": bits}
         out.update({f"state_out_{i}": t for i, t in enumerate(tf.nest.flatten(new))})
         return out

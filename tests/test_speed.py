@@ -29,8 +29,8 @@ def test_fused_functions_do_not_retrace_per_image_size(model):
     rng = np.random.default_rng(0)
     for h, w in [(32, 32), (48, 80), (17, 33), (64, 64)]:
         model.decode(model.encode(rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8), 2))
-    assert model._fused_fn("encode").experimental_get_tracing_count() == 1
-    assert model._fused_fn("decode").experimental_get_tracing_count() == 1
+    assert model.fused_fn("encode").experimental_get_tracing_count() == 1
+    assert model.fused_fn("decode").experimental_get_tracing_count() == 1
 
 
 def test_batches_give_the_same_files_and_images(model, thumbs):

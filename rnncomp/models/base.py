@@ -294,8 +294,8 @@ class BinaryCodec(ConfigModel):
     """Base class of the binary codecs: shared training and coding contract.
 
     Subclasses set ``config_class`` and ``max_iterations`` and implement
-    ``_build_layers(input_shape)``, ``_encode_iteration`` and
-    ``_decode_iteration`` (see :mod:`rnncomp.models.recurrent`).
+    ``_build_layers(input_shape)``, ``encode_iteration`` and
+    ``decode_iteration`` (see :mod:`rnncomp.models.recurrent`).
     """
 
     config_class = None
@@ -333,12 +333,17 @@ class BinaryCodec(ConfigModel):
 
     # Iterations (implemented by subclasses) -------------------------------------------
 
-    def _encode_iteration(self, x, x_hat, states, training):
-        """One iteration on the internal-scale image ``x``: returns ``(b, x̂_t, states)``."""
+    def encode_iteration(self, x, x_hat, states, training=False):
+        """One iteration (E, B, D) on the internal-scale image ``x``: returns ``(b_t, x̂_t, states)``.
+
+        ``x``, ``x_hat``: ``(batch, H_pad, W_pad, 3)`` in [-0.5, 0.5] (image - 0.5,
+        padded to the stride); ``states`` None at the first iteration. The
+        per-iteration step that export and bench build on.
+        """
         raise NotImplementedError
 
-    def _decode_iteration(self, b, x_hat, states):
-        """One decoder iteration from bits ``b`` in {-1, +1}: returns ``(x̂_t, states)``."""
+    def decode_iteration(self, b, x_hat, states):
+        """One decoder iteration from bits ``b_t`` in {-1, +1}: returns ``(x̂_t, states)`` (None at t = 1)."""
         raise NotImplementedError
 
     # Pre/post-processing --------------------------------------------------------------
@@ -374,7 +379,7 @@ class BinaryCodec(ConfigModel):
         states = None
         outputs = []
         for _ in range(iterations):
-            _, x_hat, states = self._encode_iteration(x, x_hat, states, bool(training))
+            _, x_hat, states = self.encode_iteration(x, x_hat, states, bool(training))
             outputs.append(x_hat)
         y = ops.stack(outputs, axis=1)[:, :, : shape[1], : shape[2], :]
         return y + 0.5
@@ -409,7 +414,7 @@ class BinaryCodec(ConfigModel):
         if "encode" not in self._compiled_steps:
 
             def step(x, x_hat, states):
-                b, x_hat, states = self._encode_iteration(x, x_hat, states, False)
+                b, x_hat, states = self.encode_iteration(x, x_hat, states, False)
                 return b, x_hat, states
 
             self._compiled_steps["encode"] = _compile_step(step, self.variables)
@@ -419,12 +424,12 @@ class BinaryCodec(ConfigModel):
         if "decode" not in self._compiled_steps:
 
             def step(b, x_hat, states):
-                return self._decode_iteration(b, x_hat, states)
+                return self.decode_iteration(b, x_hat, states)
 
             self._compiled_steps["decode"] = _compile_step(step, self.variables)
         return self._compiled_steps["decode"]
 
-    def _fused_fn(self, kind: str):
+    def fused_fn(self, kind: str):
         """All iterations of encoding (``kind="encode"``) or decoding in one ``tf.function``.
 
         One graph for every image size and iteration count (an input signature with
@@ -441,12 +446,12 @@ class BinaryCodec(ConfigModel):
 
             if kind == "encode":
                 def run(x, iterations):
-                    b, x_hat, states = self._encode_iteration(x, tf.zeros_like(x), None, False)
+                    b, x_hat, states = self.encode_iteration(x, tf.zeros_like(x), None, False)
                     out = tf.TensorArray(tf.bool, size=iterations).write(0, b > 0)
                     if states is None:  # a stateless, one-iteration model (conv/deconv)
                         return out.stack()
                     for t in tf.range(1, iterations):
-                        b, x_hat, states = self._encode_iteration(x, x_hat, states, False)
+                        b, x_hat, states = self.encode_iteration(x, x_hat, states, False)
                         out = out.write(t, b > 0)
                     return out.stack()
 
@@ -455,11 +460,11 @@ class BinaryCodec(ConfigModel):
                 def run(signs):
                     shape = tf.shape(signs)
                     x_hat = tf.zeros([shape[1], shape[2] * self.stride, shape[3] * self.stride, 3])
-                    x_hat, states = self._decode_iteration(signs[0], x_hat, None)
+                    x_hat, states = self.decode_iteration(signs[0], x_hat, None)
                     if states is None:  # a stateless, one-iteration model (conv/deconv)
                         return x_hat
                     for t in tf.range(1, shape[0]):
-                        x_hat, states = self._decode_iteration(signs[t], x_hat, states)
+                        x_hat, states = self.decode_iteration(signs[t], x_hat, states)
                     return x_hat
 
                 signature = [tf.TensorSpec([None, None, None, None, self.config.bits], tf.float32)]
@@ -476,7 +481,7 @@ class BinaryCodec(ConfigModel):
             images: ``(batch, H, W, 3)`` or ``(H, W, 3)``; float in [0, 1] or uint8.
             iterations: number of iterations (default ``config.iterations``); a
                 recurrent model may code more iterations than it was trained for.
-            fused: run every iteration in one compiled call (:meth:`_fused_fn`);
+            fused: run every iteration in one compiled call (:meth:`fused_fn`);
                 ``False``: one compiled call per iteration (the same codes).
 
         Returns:
@@ -492,7 +497,7 @@ class BinaryCodec(ConfigModel):
         images = self._check_images(images)
         shape = images.shape[1:3]
         x = pad_images(images, self.stride) - np.float32(0.5)
-        run = self._fused_fn("encode") if fused else None
+        run = self.fused_fn("encode") if fused else None
         if run is not None:
             bits = _to_numpy(run(x, np.int32(iterations))).astype(np.uint8)
             return Codes(bits, shape, self.stride)
@@ -541,7 +546,7 @@ class BinaryCodec(ConfigModel):
         Returns float32 ``(batch, H, W, 3)`` in [0, 1]. ``fused``: all iterations in
         one compiled call (as :meth:`encode`); ``False``: one call per iteration.
         """
-        run = self._fused_fn("decode") if fused else None
+        run = self.fused_fn("decode") if fused else None
         if run is not None:
             iterations = self._decode_count(codes, iterations)
             if self.max_iterations is not None and iterations > self.max_iterations:

@@ -81,15 +81,15 @@ class ConvDeconvCodec(BinaryCodec):
             depth = conv.filters // 4
         self.head.build((None, None, None, depth))
 
-    def _encode_iteration(self, x, x_hat, states, training):
+    def encode_iteration(self, x, x_hat, states, training):
         y = x
         for conv in self.encoder_convs:
             y = conv(y)
         b = self.binarizer(y, training=training)
-        x_hat, _ = self._decode_iteration(b, x_hat, None)
+        x_hat, _ = self.decode_iteration(b, x_hat, None)
         return b, x_hat, None
 
-    def _decode_iteration(self, b, x_hat, states):
+    def decode_iteration(self, b, x_hat, states):
         y = self.decoder_stem(b)
         for conv in self.decoder_convs:
             y = ops.depth_to_space(conv(y), 2)

@@ -293,7 +293,8 @@ class RecurrentCodec(BinaryCodec):
         if self.gain_estimator is not None:
             self.gain_estimator.build(input_shape)
 
-    def _gain(self, x_hat):
+    def gain(self, x_hat):
+        """Residual scaling's gain g(x̂_{t-1}) (None in the other frameworks; Toderici 2017, sec. 3.2)."""
         return None if self.gain_estimator is None else self.gain_estimator(x_hat)
 
     def _reconstruct(self, decoded, x_hat, gain):
@@ -304,19 +305,27 @@ class RecurrentCodec(BinaryCodec):
             return x_hat + decoded
         return x_hat + decoded / gain
 
-    def _encode_iteration(self, x, x_hat, states, training):
-        enc_states, dec_states = (None, None) if states is None else states
+    def encode_bits(self, x, x_hat, encoder_states, training=False):
+        """The encoder half of an iteration: ``b_t = B(E_t(r_{t-1}))`` with ``r_{t-1} = x - x̂_{t-1}``.
+
+        ``x`` and ``x_hat`` are in the internal scale, padded to the stride; the
+        residual is multiplied by the gain in residual scaling. Returns
+        ``(b_t in {-1, +1}, encoder states)``; ``encoder_states`` None at t = 1.
+        """
         residual = x - x_hat
-        gain = self._gain(x_hat)
+        gain = self.gain(x_hat)
         if gain is not None:
             residual = residual * gain
-        features, enc_states = self.encoder(residual, enc_states)
-        b = self.binarizer(features, training=training)
-        decoded, dec_states = self.decoder(b, dec_states)
-        x_hat = self._reconstruct(decoded, x_hat, gain)
+        features, encoder_states = self.encoder(residual, encoder_states)
+        return self.binarizer(features, training=training), encoder_states
+
+    def encode_iteration(self, x, x_hat, states, training=False):
+        enc_states, dec_states = (None, None) if states is None else states
+        b, enc_states = self.encode_bits(x, x_hat, enc_states, training)
+        x_hat, dec_states = self.decode_iteration(b, x_hat, dec_states)
         return b, x_hat, (enc_states, dec_states)
 
-    def _decode_iteration(self, b, x_hat, states):
-        gain = self._gain(x_hat)
+    def decode_iteration(self, b, x_hat, states):
+        gain = self.gain(x_hat)
         decoded, states = self.decoder(b, states)
         return self._reconstruct(decoded, x_hat, gain), states
