@@ -37,10 +37,12 @@ from typing import Iterator
 
 import numpy as np
 
-from rnncomp.errors import RnncompError
+from rnncomp.errors import BitstreamError, RnncompError, WrongModelError
 
 __all__ = [
     "BitstreamError",
+    "RncFile",
+    "parse",
     "CompactHeader",
     "describe_compact",
     "is_compact",
@@ -102,18 +104,6 @@ _FLAG_TILED = 0x20
 MAX_COMPACT_CHANNELS = 64
 
 
-class BitstreamError(RnncompError, ValueError):
-    """A file that is not a valid rnncomp file: bad magic, version, size, length or check.
-
-    The one exception type the decoder raises for bad bytes (truncated,
-    corrupted, hostile or simply not an ``.rnc`` file).
-    """
-
-
-class WrongModelError(BitstreamError):
-    """A valid file written with another model (weights fingerprint or geometry differ)."""
-
-
 def _default_model() -> str:
     from rnncomp.zoo import DEFAULT_MODEL
 
@@ -166,6 +156,11 @@ class Header:
                                      f"of the stride {s}, with 0 < 2 * overlap <= tile <= {MAX_SIDE}")
         _check_geometry(self.height, self.width, self.stride, self.bits, self.iterations,
                         self.code_shape)
+
+    @property
+    def rate_summary(self) -> str:
+        """What sets this file's rate, in words (``rnncomp compress`` prints it)."""
+        return f"{self.iterations} iteration(s)"
 
     @property
     def layout(self):
@@ -343,13 +338,16 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int, bool]:
     return coder_id, compact, name, fingerprint, pos + FINGERPRINT_BYTES, tiled
 
 
+_COMPACT_NOT_BINARY = ("this is an end-to-end codec file (a compact image), not a recurrent-codec "
+                       "file: read it with read_compact / rnncomp decompress")
+
+
 def _parse_header(data) -> tuple[Header, int]:
     from rnncomp.entropy import CODERS
 
     coder_id, compact, name, fingerprint, pos, tiled = _parse_prefix(data)
     if compact:
-        raise BitstreamError("this is an end-to-end codec file (a compact image), not a recurrent-codec "
-                             "file: read it with read_compact / rnncomp decompress")
+        raise BitstreamError(_COMPACT_NOT_BINARY)
     if coder_id >= len(CODERS):
         raise BitstreamError(f"corrupt header: unknown entropy coder id {coder_id}")
     stride_log2 = data[pos]
@@ -454,40 +452,106 @@ def _iter_payloads(data: bytes, header: Header, pos: int, limit: int, partial: b
         raise BitstreamError(f"corrupt file: {len(data) - pos} unexpected bytes after the last iteration")
 
 
-def split_chunks(data: bytes, partial: bool = False) -> tuple[Header, list]:
-    """Parses a file into its header and the verified payload of every chunk.
+@dataclass(frozen=True, eq=False)
+class RncFile:
+    """A parsed and checked ``.rnc`` file: what ``verify``, ``info``, ``decompress`` and ``truncate`` share.
+
+    Made by :func:`parse`, which reads the header and checks the chunks once;
+    every function of this module that takes a file's bytes also takes an
+    ``RncFile`` and then does not parse again.
+
+    Attributes:
+        data: the file's bytes.
+        header: its :class:`Header` (binary codes) or :class:`CompactHeader`.
+        header_bytes: the header's length in bytes.
+        payloads: the verified payloads of the chunks read (binary codes: the first
+            ``limit`` chunks, or with ``partial`` the complete ones); a compact file's one payload.
+        values: a compact file's level indices ``(h, w, c)`` (decoded while parsing); None otherwise.
+    """
+
+    data: bytes
+    header: object
+    header_bytes: int
+    payloads: tuple
+    values: np.ndarray | None = None
+
+    @property
+    def compact(self) -> bool:
+        """Whether this is an end-to-end codec file (one compact image) rather than binary codes."""
+        return isinstance(self.header, CompactHeader)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every chunk the header declares was read (and checked)."""
+        return self.compact or len(self.payloads) == self.header.iterations
+
+    def truncate(self, iterations: int) -> bytes:
+        """The file cut to its first ``iterations`` chunks (see :func:`truncate`); no parsing."""
+        if self.compact:
+            raise RnncompError("an end-to-end file holds one image, not iterations")
+        iterations = int(iterations)
+        if not 1 <= iterations <= len(self.payloads):
+            raise RnncompError(f"iterations must be in 1..{len(self.payloads)}, got {iterations}")
+        if iterations == self.header.iterations:
+            return self.data
+        return _serialize(replace(self.header, iterations=iterations), list(self.payloads[:iterations]))
+
+
+def parse(data, iterations: int | None = None, partial: bool = False) -> RncFile:
+    """Parses a file once: the header, and the checks of its first ``iterations`` chunks (default all).
 
     Args:
-        data: the file's bytes.
-        partial: accept a file cut anywhere after its header and return the
+        data: the file's bytes (or an :class:`RncFile`, returned as it is when it
+            holds the chunks asked for).
+        iterations: read and check only the first ``iterations`` chunks (the rest
+            of the file is not read); an end-to-end file accepts only None or 1.
+        partial: accept a file cut anywhere after its header and keep its
             complete, verified chunks (a progressive reader's view); at least
             one is still required. Without it, any truncation is an error.
+
+    Raises:
+        BitstreamError: for any damaged, cut or hostile file (quickly, before
+            any large allocation).
     """
+    if isinstance(data, RncFile):
+        if data.compact or (iterations is not None and len(data.payloads) >= int(iterations)) or data.complete:
+            if data.compact and iterations not in (None, 1):
+                raise RnncompError("an end-to-end file holds one image, not iterations")
+            if not data.compact and iterations is not None and not 1 <= int(iterations) <= data.header.iterations:
+                raise RnncompError(f"iterations must be in 1..{data.header.iterations} for this file, "
+                                   f"got {iterations}")
+            return data
+        data = data.data
     data = bytes(data)
-    header, pos = _parse_header(data)
-    payloads = list(_iter_payloads(data, header, pos, header.iterations, partial))
-    if not payloads:
-        raise BitstreamError("truncated file: not even the first iteration is complete")
-    return header, payloads
-
-
-def verify(data: bytes, iterations: int | None = None, partial: bool = False) -> Header:
-    """Checks a file's structure and the checks of its first ``iterations`` chunks (default all).
-
-    Fast (no entropy decoding); returns the header. ``partial`` as in :func:`split_chunks`.
-    """
-    data = bytes(data)
-    if is_compact(data):  # an end-to-end file: one payload, decoded to check it
+    if is_compact(data):
         if iterations not in (None, 1):
             raise RnncompError("an end-to-end file holds one image, not iterations")
-        return read_compact(data)[0]
+        return _parse_compact(data)
     header, pos = _parse_header(data)
     limit = header.iterations if iterations is None else int(iterations)
     if not 1 <= limit <= header.iterations:
         raise RnncompError(f"iterations must be in 1..{header.iterations} for this file, got {iterations}")
-    if sum(1 for _ in _iter_payloads(data, header, pos, limit, partial)) == 0:
+    payloads = tuple(_iter_payloads(data, header, pos, limit, partial))
+    if not payloads:
         raise BitstreamError("truncated file: not even the first iteration is complete")
-    return header
+    return RncFile(data, header, pos, payloads)
+
+
+def split_chunks(data, partial: bool = False) -> tuple[Header, list]:
+    """The header and the verified payload of every chunk (``partial`` as in :func:`parse`)."""
+    f = parse(data, None, partial)
+    if f.compact:
+        raise BitstreamError(_COMPACT_NOT_BINARY)
+    return f.header, list(f.payloads)
+
+
+def verify(data, iterations: int | None = None, partial: bool = False) -> Header:
+    """Checks a file's structure and the checks of its first ``iterations`` chunks; returns the header.
+
+    Fast for binary codes (no entropy decoding); an end-to-end file's one
+    payload is decoded to check it. ``partial`` as in :func:`parse`.
+    """
+    return parse(data, iterations, partial).header
 
 
 # --- codes in and out --------------------------------------------------------------------------
@@ -518,26 +582,36 @@ def write(bits, header: Header, prior=None) -> bytes:
     return _serialize(header, payloads)
 
 
-def iter_codes(data: bytes, iterations: int | None = None, partial: bool = False,
+def iter_codes(data, iterations: int | None = None, partial: bool = False,
                prior=None) -> Iterator[np.ndarray]:
     """Yields the bits ``(h, w, bits)`` uint8 of each iteration in order, as chunks are verified.
 
     A progressive reader draws an image after each item. ``iterations`` stops
-    early (the rest of the file is not read); ``partial`` as in
-    :func:`split_chunks`.
+    early (the rest of the file is not read); ``partial`` as in :func:`parse`.
+    Given an :class:`RncFile`, its checked payloads are decoded (no parsing).
     """
     from rnncomp.entropy import new_coder, unpack_raw
 
-    data = bytes(data)
-    header, pos = _parse_header(data)
+    if isinstance(data, RncFile):
+        header = data.header
+        payloads = None
+    else:
+        data = bytes(data)
+        header, pos = _parse_header(data)
     limit = header.iterations if iterations is None else int(iterations)
     if not 1 <= limit:
         raise RnncompError(f"iterations must be >= 1, got {iterations}")
     if limit > header.iterations:
         raise RnncompError(f"the file holds {header.iterations} iteration(s), {limit} asked for")
+    if isinstance(data, RncFile):
+        if limit > len(data.payloads) and not partial:
+            raise RnncompError(f"{len(data.payloads)} iteration(s) were read from the file, {limit} asked for")
+        payloads = data.payloads[:limit]
+    else:
+        payloads = _iter_payloads(data, header, pos, limit, partial)
     coder = new_coder(header.coder, *header.iteration_shape, prior=prior)
     count = 0
-    for payload in _iter_payloads(data, header, pos, limit, partial):
+    for payload in payloads:
         if len(payload) == header.raw_chunk_size:
             try:
                 bits = unpack_raw(payload, header.iteration_shape)
@@ -559,22 +633,23 @@ def read_codes(data: bytes, iterations: int | None = None, partial: bool = False
     ``j`` is ``iterations`` (default: all of them, or with ``partial`` all that
     are complete).
     """
-    header = read_header(data)
+    header = data.header if isinstance(data, RncFile) else read_header(data)
     bits = np.stack(list(iter_codes(data, iterations, partial, prior)))
     return header, bits
 
 
-def truncate(data: bytes, iterations: int) -> bytes:
+def truncate(data, iterations: int) -> bytes:
     """The file cut to its first ``iterations`` chunks: a valid lower-rate file.
 
     Rewrites the iteration count, the last chunk's length field and the checks;
-    no entropy coding is redone.
+    no entropy coding is redone. ``data``: bytes or an :class:`RncFile`.
     """
-    header, payloads = split_chunks(data)
-    iterations = int(iterations)
-    if not 1 <= iterations <= header.iterations:
-        raise RnncompError(f"iterations must be in 1..{header.iterations}, got {iterations}")
-    return _serialize(replace(header, iterations=iterations), payloads[:iterations])
+    f = parse(data)
+    if f.compact:
+        raise BitstreamError(_COMPACT_NOT_BINARY)
+    if not 1 <= int(iterations) <= f.header.iterations:
+        raise RnncompError(f"iterations must be in 1..{f.header.iterations}, got {iterations}")
+    return f.truncate(iterations)
 
 
 def strip_header(data: bytes) -> bytes:
@@ -602,12 +677,11 @@ def describe(data: bytes) -> dict:
     The chunks' checks are verified; the entropy-coded payloads are not decoded.
     An end-to-end file gets :func:`describe_compact`'s summary.
     """
-    data = bytes(data)
-    if is_compact(data):
-        return describe_compact(data)
-    header, pos = _parse_header(data)
-    payloads = list(_iter_payloads(data, header, pos, header.iterations, partial=False))
-    sizes = [len(truncate(data, j)) for j in range(1, header.iterations + 1)]
+    f = parse(data)
+    if f.compact:
+        return describe_compact(f)
+    header, pos, payloads, data = f.header, f.header_bytes, f.payloads, f.data
+    sizes = [len(f.truncate(j)) for j in range(1, header.iterations + 1)]
     pixels = header.height * header.width
     return {
         "format_version": VERSION,
@@ -683,6 +757,11 @@ class CompactHeader:
         _check_geometry(self.height, self.width, self.scale, self.channels, 1)
 
     @property
+    def rate_summary(self) -> str:
+        """What sets this file's rate, in words (``rnncomp compress`` prints it)."""
+        return f"{self.levels} levels at 1/{self.scale}"
+
+    @property
     def compact_shape(self) -> tuple:
         """``(h, w, channels)`` of the compact image."""
         s = self.scale
@@ -752,28 +831,34 @@ def write_compact(values, header: CompactHeader) -> bytes:
     return body + _check_value(zlib.crc32(body), LAST_CHECK_BYTES)
 
 
-def read_compact(data: bytes) -> tuple[CompactHeader, np.ndarray]:
-    """The header and the compact image's level indices ``(h, w, c)`` uint8 of a file.
-
-    Raises :class:`BitstreamError` for any damaged, cut or hostile file.
-    """
+def _parse_compact(data: bytes) -> RncFile:
     from rnncomp.entropy.compact import decode_values
 
-    data = bytes(data)
     header, pos = _parse_compact_header(data)
     if len(data) < pos + LAST_CHECK_BYTES:
         raise BitstreamError("truncated file: no compact image after the header")
     end = len(data) - LAST_CHECK_BYTES
     if data[end:] != _check_value(zlib.crc32(data[:end]), LAST_CHECK_BYTES):
         raise BitstreamError("damaged file: the check fails (corrupted or cut short)")
-    return header, decode_values(data[pos:end], header.compact_shape, header.levels, header.coder)
+    values = decode_values(data[pos:end], header.compact_shape, header.levels, header.coder)
+    return RncFile(data, header, pos, (data[pos:end],), values)
+
+
+def read_compact(data) -> tuple[CompactHeader, np.ndarray]:
+    """The header and the compact image's level indices ``(h, w, c)`` uint8 of a file.
+
+    Raises :class:`BitstreamError` for any damaged, cut or hostile file.
+    """
+    f = parse(data)
+    if not f.compact:
+        raise BitstreamError("not an end-to-end codec file (it holds binary codes)")
+    return f.header, f.values
 
 
 def describe_compact(data: bytes) -> dict:
     """A summary of an end-to-end codec file for ``rnncomp info`` (payload decoded and checked)."""
-    data = bytes(data)
-    header, pos = _parse_compact_header(data)
-    _, values = read_compact(data)
+    f = parse(data)
+    header, pos, values, data = f.header, f.header_bytes, f.values, f.data
     pixels = header.height * header.width
     return {
         "format_version": VERSION, "kind": "end-to-end (compact image)", "size_bytes": len(data),

@@ -29,7 +29,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from rnncomp.errors import RnncompError
+from rnncomp.errors import ConfigError, RnncompError
 
 __all__ = [
     "ConfigError",
@@ -49,10 +49,6 @@ __all__ = [
 UNITS = ("lstm", "gru", "residual_gru")
 #: Reconstruction frameworks of Toderici et al. 2017, section 2.
 FRAMEWORKS = ("one_shot", "additive", "residual_scaling")
-
-
-class ConfigError(RnncompError, ValueError):
-    """An invalid model configuration (bad field, value or JSON file)."""
 
 
 def scale_width(width: int, multiplier: float) -> int:

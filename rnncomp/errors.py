@@ -1,11 +1,28 @@
-"""The one exception type for user-facing mistakes (bad path, bad option, bad file).
+"""rnncomp's exceptions, in one module that imports nothing (so no module needs a circle to raise one).
 
-The CLI prints ``rnncomp: error: <message>`` and exits non-zero for these;
-anything else is a bug and keeps its traceback.
+:class:`RnncompError` is a mistake the user can fix: the CLI prints ``rnncomp:
+error: <message>`` and exits non-zero; anything else is a bug and keeps its
+traceback. The others are kinds of it.
 """
 
-__all__ = ["RnncompError"]
+__all__ = ["BitstreamError", "ConfigError", "RnncompError", "WrongModelError"]
 
 
 class RnncompError(Exception):
     """A mistake the user can fix: the message says what and how."""
+
+
+class ConfigError(RnncompError, ValueError):
+    """An invalid model configuration (bad field, value or JSON file)."""
+
+
+class BitstreamError(RnncompError, ValueError):
+    """A file that is not a valid rnncomp file: bad magic, version, size, length or check.
+
+    The one exception type the decoder raises for bad bytes (truncated,
+    corrupted, hostile or simply not an ``.rnc`` file).
+    """
+
+
+class WrongModelError(BitstreamError):
+    """A valid file written with another model (weights fingerprint or geometry differ)."""

@@ -30,8 +30,8 @@ from rnncomp.baselines import Codec, Encoded
 from rnncomp.errors import RnncompError
 from rnncomp.provenance import machine_info
 
-__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec",
-    "evaluate_e2e", "evaluate_model", "write_result"]
+__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec", "evaluate_model", "progress_bar",
+           "write_result"]
 
 METRIC_KEYS = ("psnr-rgb", "ms-ssim-rgb", "ssim-rgb", "mse-rgb")
 
@@ -46,7 +46,7 @@ def distortion(originals: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarr
     }
 
 
-def _progress_bar(total: int, desc: str, enabled: bool):
+def progress_bar(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, disable=not enabled)
@@ -112,7 +112,7 @@ def evaluate_codec(
 
     results: dict[str, list] = defaultdict(list)
     per: dict[str, dict[str, list]] = {name: defaultdict(list) for name, _ in images}
-    bar = _progress_bar(len(points) * len(images), codec.name, progress)
+    bar = progress_bar(len(points) * len(images), codec.name, progress)
     for kind, value in points:
         rows = []
         pairs = []
@@ -158,273 +158,88 @@ def evaluate_codec(
 def evaluate_model(
     model,
     images: Sequence[tuple[str, np.ndarray]],
-    iterations: Sequence[int] = tuple(range(1, 9)),
-    coders: Sequence[str] = ("context",),
+    rates: Sequence[int] | None = None,
+    coders: Sequence[str] | None = None,
     batch: int = 64,
     per_image: bool = True,
     progress: bool = True,
     headerless: bool = False,
+    decoders: Sequence[str] | None = None,
+    *,
+    iterations: Sequence[int] | None = None,
+    levels: Sequence[int] | None = None,
+    upscalers: Sequence[str] | None = None,
 ) -> dict[str, dict]:
-    """A binary codec (recurrent or conv/deconv) through real ``.rnc`` files; one result per coder.
+    """Any rnncomp codec model through real ``.rnc`` files; one result per coder (and decoding variant).
 
-    Every image is encoded once for ``max(iterations)`` iterations (same-sized
-    images in batches of ``batch``), written as a file with each entropy coder,
-    and each file cut to every count k in ``iterations`` (``bitstream.truncate``:
-    the exact file ``rnncomp compress --iterations k`` writes). bpp is
-    ``8 * len(file) / pixels``, header and checks included. The codes are read
-    back from the context-coded (else the first) file and decoded progressively;
-    the image after k iterations is the one ``rnncomp decompress`` gives for the
-    k-iteration file, so every coder shares the distortion and differs in bpp.
-    Times are per image: model + entropy coding for the full file.
+    The model's family (:mod:`rnncomp.families`) measures the images
+    (:meth:`~rnncomp.families.FileCodec.measure`): binary codecs encode each image
+    once for ``max(rates)`` iterations and cut the file to every count
+    (``bitstream.truncate``: the exact file ``rnncomp compress --iterations k``
+    writes); the end-to-end codec writes its compact image at every level count
+    and decodes it with each upscaler. bpp is ``8 * len(file) / pixels``, header
+    and checks included; every coder shares the distortion and differs in bpp.
 
-    ``headerless`` adds a result ``<coder>-headerless`` per coder whose rate
-    leaves out the file's header (``bitstream.strip_header``), the counterpart
-    of header-less JPEG for same-sized thumbnails: the header is the same for
-    all of them and ``bitstream.restore_header`` puts it back.
+    Args:
+        rates: the rate points (iterations or levels; ``iterations=`` / ``levels=``
+            say the same in the family's words). Default: the family's
+            ``evaluation_rates()``.
+        coders: coders to write, ``auto`` included (the smallest file per image
+            and rate, as ``compress`` writes it). Default: the family's ``eval_coders``.
+        batch: same-sized images through the model together (binary codecs).
+        headerless: adds ``<coder>-headerless`` results whose rate leaves out the
+            file's header (``bitstream.strip_header``), the counterpart of
+            header-less JPEG for same-sized thumbnails (``bitstream.restore_header``
+            puts it back).
+        decoders: decoding variants (``upscalers=``: the end-to-end codec's
+            ``bicubic`` / ``srgan``); results of variants but the first get the
+            variant's name appended.
+
+    Returns:
+        ``{key: result}``: CompressAI-shaped result dicts (``quality`` = the rate
+        points), one per coder label and decoding variant.
     """
-    from rnncomp import bitstream, zoo
-    from rnncomp.bitstream import Header
-    from rnncomp.codec import AUTO, ENTROPY_CODERS, as_image, model_prior, resolve_model, to_uint8, usable_coders
+    from rnncomp.codec import as_image, file_codec
 
-    m = resolve_model(model)
-    auto = AUTO in coders  # what compress(entropy="auto") writes: the smallest file per image and count
-    coders = [c for c in coders if c != AUTO]
-    if auto:
-        coders = list(dict.fromkeys(coders + usable_coders(m)))
-    ks = sorted({int(k) for k in iterations})
-    if not ks or ks[0] < 1:
-        raise RnncompError(f"iteration counts must be >= 1, got {list(iterations)}")
-    for c in coders:
-        if c not in ENTROPY_CODERS:
-            raise RnncompError(f"unknown entropy coder {c!r}; choose from {', '.join(ENTROPY_CODERS)}")
-        if c == "prior" and model_prior(m) is None:
-            raise RnncompError("this model has no context prior, so no 'prior' coder")
+    fc = file_codec(model)
+    given = [r for r in (rates, iterations if fc.rate_name == "iterations" else None,
+                         levels if fc.rate_name == "levels" else None) if r is not None]
+    if (iterations is not None and fc.rate_name != "iterations") or (levels is not None and fc.rate_name != "levels"):
+        raise RnncompError(f"this model's rate is its {fc.rate_name}")
+    if len(given) > 1:
+        raise RnncompError(f"give the rate points once ({fc.rate_name})")
+    rates = list(given[0]) if given else fc.evaluation_rates()
+    coders = tuple(coders) if coders is not None else fc.eval_coders
+    decoders = tuple(decoders or upscalers or fc.decoders[:1])
     if not images:
         raise RnncompError("no images to evaluate")
+    images = [(name, as_image(img)) for name, img in images]
     variant = _ms_ssim_variant(images)
-    top = ks[-1]
-    cap = getattr(m, "max_iterations", None)
-    if cap is not None and top > cap:
-        raise RnncompError(f"this model codes at most {cap} iteration(s), asked for {top}")
-    name = zoo.model_name(m) or "model"
-    by_shape: dict[tuple, list[int]] = defaultdict(list)
-    imgs = [as_image(img) for _, img in images]
-    for i, img in enumerate(imgs):
-        by_shape[img.shape].append(i)
-    # per image: {coder: [bpp per k]}, [scores per k], times
-    shown = list(coders) + ([AUTO] if auto else [])
-    names = shown + ([f"{c}-headerless" for c in shown] if headerless else [])
-    bpps = {c: [None] * len(imgs) for c in names}
-    scores: list[list[dict] | None] = [None] * len(imgs)
-    enc_t = {c: [0.0] * len(imgs) for c in shown}
-    dec_t = {c: [0.0] * len(imgs) for c in shown}
-    bar = _progress_bar(len(imgs), f"{name} ({top} it)", progress)
-    for shape, idx in by_shape.items():
-        for s in range(0, len(idx), batch):
-            chunk = idx[s:s + batch]
-            x = np.stack([imgs[i] for i in chunk])
-            t0 = time.perf_counter()
-            codes = m.encode(x, top)
-            model_enc = (time.perf_counter() - t0) / len(chunk)
-            read_back = []
-            for j, i in enumerate(chunk):
-                for c in shown:
-                    enc_t[c][i] = model_enc
-                back = None
-                for c in coders:
-                    header = Header(height=shape[0], width=shape[1], stride=int(m.stride),
-                                    bits=int(m.config.bits), iterations=top, coder=c,
-                                    model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
-                    t0 = time.perf_counter()
-                    data = bitstream.write(codes.bits[:, j], header, prior=model_prior(m))
-                    enc_t[c][i] += time.perf_counter() - t0
-                    if auto:  # auto writes every coder's file
-                        enc_t[AUTO][i] += time.perf_counter() - t0
-                    cut = [bitstream.truncate(data, k) for k in ks]
-                    bpps[c][i] = [8.0 * len(f) / (shape[0] * shape[1]) for f in cut]
-                    if headerless:
-                        bpps[f"{c}-headerless"][i] = [8.0 * len(bitstream.strip_header(f)) / (shape[0] * shape[1])
-                                                      for f in cut]
-                    t0 = time.perf_counter()
-                    _, bits = bitstream.read_codes(data, prior=model_prior(m))
-                    dec_t[c][i] = time.perf_counter() - t0
-                    if back is None or c in ("context", "prior"):
-                        back = bits
-                read_back.append(back)
-            t0 = time.perf_counter()
-            decoder = m.progressive_decoder(shape[:2], len(chunk))
-            per_k: dict[int, np.ndarray] = {}
-            for t in range(1, top + 1):
-                out = decoder.step(np.stack([b[t - 1] for b in read_back]))
-                if t in ks:
-                    per_k[t] = to_uint8(out)
-            model_dec = (time.perf_counter() - t0) / len(chunk)
-            for i in chunk:
-                if auto:  # the coder of the image's smallest full file
-                    chosen = min(coders, key=lambda c: bpps[c][i][-1])
-                    for suffix in ("", "-headerless") if headerless else ("",):
-                        bpps[AUTO + suffix][i] = np.min([bpps[c + suffix][i] for c in coders], axis=0).tolist()
-                    dec_t[AUTO][i] = dec_t[chosen][i]
-            for c in shown:
-                for i in chunk:
-                    dec_t[c][i] += model_dec
-            for i in chunk:
-                scores[i] = []
-            for k in ks:
-                values = distortion(x, per_k[k])
-                for j, i in enumerate(chunk):
-                    scores[i].append({key: float(v[j]) for key, v in values.items()})
-            bar.update(len(chunk))
-    bar.close()
-
+    meas = fc.measure(images, rates, coders, batch=batch, headerless=headerless, decoders=decoders,
+                      progress=progress)
+    n_img, n_rate = len(meas.names), len(meas.rates)
     results = {}
-    for c in names:
-        coder = c.split("-")[0]
-        res: dict[str, list] = {"bpp": [], "iterations": ks}
-        for key in METRIC_KEYS:
-            res[key] = [float(np.mean([scores[i][n][key] for i in range(len(imgs))])) for n in range(len(ks))]
-        res["bpp"] = [float(np.mean([bpps[c][i][n] for i in range(len(imgs))])) for n in range(len(ks))]
-        res["quality"] = ks
-        res["encoding_time"] = [float(np.mean(enc_t[coder]))] * len(ks)
-        res["decoding_time"] = [float(np.mean(dec_t[coder]))] * len(ks)
-        result = {
-            "name": f"{name}-{c}",
-            "description": f"rnncomp {name}, {coder} entropy coding; quality = iterations; "
-                           f"times per image for the full {top}-iteration file"
-                           + ("; rate without the file header (shared by all same-sized images)"
-                              if c.endswith("-headerless") else ""),
-            "model": name,
-            "entropy": coder,
-            "headerless": c.endswith("-headerless"),
-            "results": res,
-            "dataset": {"images": len(imgs), "first_image_shape": list(imgs[0].shape)},
-            "ms_ssim_variant": variant,
-            "machine": machine_info(with_tensorflow=True),
-        }
-        if per_image:
-            result["per_image"] = {
-                images[i][0]: {"bpp": bpps[c][i], **{key: [sc[key] for sc in scores[i]] for key in METRIC_KEYS}}
-                for i in range(len(imgs))}
-        results[c] = result
-    return results
-
-
-def evaluate_e2e(
-    model,
-    images: Sequence[tuple[str, np.ndarray]],
-    levels: Sequence[int] = (8, 16, 32, 64, 128, 256),
-    coders: Sequence[str] = ("auto",),
-    upscalers: Sequence[str] = ("bicubic",),
-    per_image: bool = True,
-    progress: bool = True,
-    headerless: bool = False,
-) -> dict[str, dict]:
-    """An end-to-end CNN codec through real files; one result per coder and upscaler.
-
-    For each image and level count the compact image is written with each coder
-    (:func:`rnncomp.bitstream.write_compact`: the file ``rnncomp compress --levels
-    L --entropy C`` writes; ``auto`` = the smallest), read back, and decoded with
-    each upscaler (bicubic, or the SRGAN generator x4 then resized, before the
-    IRM). bpp is ``8 * len(file) / pixels``; the distortion depends on the
-    upscaler only, the rate on the coder only. Result names: ``<model>-<coder>``
-    with bicubic, ``<model>-<coder>-srgan`` with SRGAN. ``quality`` = levels.
-    """
-    from rnncomp import bitstream, zoo
-    from rnncomp.codec import AUTO, as_image, is_e2e, resolve_model, to_uint8
-    from rnncomp.entropy.compact import COMPACT_CODERS
-    from rnncomp.models.e2e import CompactCodes
-
-    m = resolve_model(model)
-    if not is_e2e(m):
-        raise RnncompError("evaluate_e2e needs an end-to-end model")
-    auto = AUTO in coders
-    coders = [c for c in coders if c != AUTO]
-    if auto:
-        coders = list(dict.fromkeys(coders + list(COMPACT_CODERS)))
-    for c in coders:
-        if c not in COMPACT_CODERS:
-            raise RnncompError(f"unknown compact-image coder {c!r}; choose from {', '.join(COMPACT_CODERS)}")
-    ls = sorted({int(n) for n in levels})
-    if not images:
-        raise RnncompError("no images to evaluate")
-    variant = _ms_ssim_variant(images)
-    name = zoo.model_name(m) or "model"
-    shown = list(coders) + ([AUTO] if auto else [])
-    rates = shown + ([f"{c}-headerless" for c in shown] if headerless else [])
-    imgs = [as_image(img) for _, img in images]
-    bpps = {c: [[0.0] * len(ls) for _ in imgs] for c in rates}
-    scores = {u: [[None] * len(ls) for _ in imgs] for u in upscalers}
-    enc_t = {c: [] for c in shown}
-    dec_t = {u: [] for u in upscalers}
-    bar = _progress_bar(len(imgs) * len(ls), f"{name} ({len(ls)} rates)", progress)
-    for i, img in enumerate(imgs):
-        pixels = float(img.shape[0] * img.shape[1])
-        t0 = time.perf_counter()
-        compact, shape = m.compact(img)  # one ICM pass for every level count
-        icm_s = time.perf_counter() - t0
-        for n, L in enumerate(ls):
-            t0 = time.perf_counter()
-            codes = m.quantize_compact(compact, shape, L)
-            model_enc = icm_s + time.perf_counter() - t0  # what compress --levels L spends
-            files = {}
-            for c in coders:
-                header = bitstream.CompactHeader(
-                    height=img.shape[0], width=img.shape[1], scale=int(m.stride),
-                    channels=int(m.config.compact_channels), levels=L, coder=c,
-                    model_name=zoo.model_name(m), fingerprint=zoo.fingerprint(m))
-                t0 = time.perf_counter()
-                files[c] = bitstream.write_compact(codes.values[0], header)
-                enc_t[c].append(model_enc + time.perf_counter() - t0)
-            if auto:
-                files[AUTO] = min(files.values(), key=len)
-                enc_t[AUTO].append(model_enc + sum(enc_t[c][-1] - model_enc for c in coders))
-            for c in shown:
-                bpps[c][i][n] = 8.0 * len(files[c]) / pixels
-                if headerless:
-                    bpps[f"{c}-headerless"][i][n] = 8.0 * len(bitstream.strip_header(files[c])) / pixels
-            data = files[shown[-1]]
-            t0 = time.perf_counter()
-            header, values = bitstream.read_compact(data)
-            read_s = time.perf_counter() - t0
-            if not np.array_equal(values, codes.values[0]):
-                raise AssertionError(f"the compact image did not round-trip through the file ({images[i][0]})")
-            back = CompactCodes(values[None], L, codes.shape, codes.scale)
-            for u in upscalers:
-                t0 = time.perf_counter()
-                decoded = to_uint8(m.decode(back, upscaler=u))
-                dec_t[u].append(read_s + time.perf_counter() - t0)
-                values_u = distortion(img[None], decoded)
-                scores[u][i][n] = {key: float(v[0]) for key, v in values_u.items()}
-            bar.update(1)
-    bar.close()
-
-    results = {}
-    for u in upscalers:
-        for c in rates:
-            coder = c.split("-")[0]
-            key = c if u == "bicubic" else f"{c}-{u}"
-            res: dict[str, list] = {"bpp": [], "levels": ls, "quality": ls}
-            for k in METRIC_KEYS:
-                res[k] = [float(np.mean([scores[u][i][n][k] for i in range(len(imgs))])) for n in range(len(ls))]
-            res["bpp"] = [float(np.mean([bpps[c][i][n] for i in range(len(imgs))])) for n in range(len(ls))]
-            res["encoding_time"] = [float(np.mean(enc_t[coder]))] * len(ls)
-            res["decoding_time"] = [float(np.mean(dec_t[u]))] * len(ls)
+    for u in decoders:
+        scores = meas.scores[u]
+        for label, bpps in meas.bpp.items():
+            res: dict[str, list] = {"bpp": [], fc.rate_name: meas.rates, "quality": meas.rates}
+            for key in METRIC_KEYS:
+                res[key] = [float(np.mean([scores[i][n][key] for i in range(n_img)])) for n in range(n_rate)]
+            res["bpp"] = [float(np.mean([bpps[i][n] for i in range(n_img)])) for n in range(n_rate)]
+            res["encoding_time"] = [float(np.mean(meas.encode_s[label]))] * n_rate
+            res["decoding_time"] = [float(np.mean(meas.decode_s[label, u]))] * n_rate
             result = {
-                "name": f"{name}-{key}",
-                "description": f"rnncomp end-to-end codec {name}, {coder} coding of the compact image, "
-                               f"{u} upscaling before the IRM; quality = quantisation levels; times per "
-                               f"image and rate" + ("; rate without the file header" if "-headerless" in c else ""),
-                "model": name, "entropy": coder, "upscaler": u, "headerless": "-headerless" in c,
+                **fc.result_fields(label, u, meas.rates),
                 "results": res,
-                "dataset": {"images": len(imgs), "first_image_shape": list(imgs[0].shape)},
+                "dataset": {"images": n_img, "first_image_shape": list(images[0][1].shape)},
                 "ms_ssim_variant": variant,
                 "machine": machine_info(with_tensorflow=True),
             }
             if per_image:
                 result["per_image"] = {
-                    images[i][0]: {"bpp": bpps[c][i], **{k: [sc[k] for sc in scores[u][i]] for k in METRIC_KEYS}}
-                    for i in range(len(imgs))}
-            results[key] = result
+                    meas.names[i]: {"bpp": list(bpps[i]), **{k: [sc[k] for sc in scores[i]] for k in METRIC_KEYS}}
+                    for i in range(n_img)}
+            results[fc.result_key(label, u)] = result
     return results
 
 

@@ -464,8 +464,10 @@ def check_export(folder, model=None, image=None) -> dict:
     if img.shape[:2] != size:
         raise RnncompError(f"the export is for {size[0]}x{size[1]} images, the image is "
                            f"{img.shape[0]}x{img.shape[1]}")
-    data = codec.compress(img, m, tile=None if codec.is_e2e(m) else 0)  # the artefacts code whole images
-    ours = codec.decompress(data, m, upscaler="bicubic" if codec.is_e2e(m) else None)
+    # The artefacts code whole images (no tiling) and decode with bicubic upscaling (where a family has
+    # upscalers); families without those options ignore them.
+    data = codec.compress(img, m, tile=0)
+    ours = codec.decompress(data, m, upscaler="bicubic")
     codes = file_codes(data, m)
     client = load_client(folder)
     theirs = client.decode(codes, folder)
@@ -579,22 +581,19 @@ def file_codes(data, model=None) -> dict:
 
     if isinstance(data, (str, Path)):
         data = Path(data).read_bytes()
-    data = bytes(data)
-    if bitstream.is_compact(data):
-        header, values = bitstream.read_compact(data)
-        return {"kind": "e2e", "values": values, "levels": header.levels,
+    f = bitstream.parse(data)
+    header = f.header
+    if f.compact:
+        return {"kind": "e2e", "values": f.values, "levels": header.levels,
                 "shape": (header.height, header.width), "fingerprint": header.fingerprint.hex()}
-    header = bitstream.verify(data)
-    if getattr(header, "tile", 0):
+    if header.tile:
         raise RnncompError(f"a tiled file ({header.width}x{header.height}, coded as windows of at most "
                            f"{header.tile} px): the exported networks decode untiled files; use rnncomp "
                            "decompress, or export at the size of one window")
     prior = None
     if header.coder == "prior":
-        m = codec._model_for(header, model)
-        codec._check_model(header, m)
-        prior = codec.model_prior(m)
-    _, bits = bitstream.read_codes(data, prior=prior)
+        prior = codec.open_file(f, model)[1].prior
+    _, bits = bitstream.read_codes(f, prior=prior)
     return {"kind": "recurrent", "bits": bits, "shape": (header.height, header.width),
             "fingerprint": header.fingerprint.hex()}
 

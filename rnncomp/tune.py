@@ -32,7 +32,7 @@ The objective is explicit: ``metric`` (``ms-ssim-rgb``, ``psnr-rgb``,
 end-to-end codec), or as the RD-AUC (mean quality over ``auc: [lo, hi]`` bpp,
 :func:`rnncomp.rd.rd_auc`) of the curve over iterations 1..N (a binary codec) or
 2, 4, ..., 256 levels (an end-to-end codec, trained levels or not). It is computed as ``rnncomp evaluate`` computes it:
-:func:`rnncomp.evaluate.evaluate_model` / :func:`~rnncomp.evaluate.evaluate_e2e`
+:func:`rnncomp.evaluate.evaluate_model`
 write real files (``auto`` entropy coder) for the run's fixed validation crops.
 
 A sweep folder (``runs/sweeps/NAME``) holds keras-tuner's oracle and one
@@ -106,19 +106,14 @@ class Objective:
 
     def compute(self, model, images: np.ndarray) -> float:
         """The objective for ``model`` on ``images`` (uint8 crops), through real files."""
-        from rnncomp.codec import is_e2e
-        from rnncomp.evaluate import evaluate_e2e, evaluate_model
+        from rnncomp.codec import file_codec
+        from rnncomp.evaluate import evaluate_model
         from rnncomp.rd import rd_auc
 
         named = [(f"val{i:04d}", image) for i, image in enumerate(images)]
-        if is_e2e(model):
-            points = [self.at] if self.at is not None else [2 ** k for k in range(1, 9)]  # 2..256 levels
-            result = evaluate_e2e(model, named, levels=points, coders=("auto",), per_image=False,
-                                  progress=False)
-        else:
-            points = [self.at] if self.at is not None else list(range(1, model.config.iterations + 1))
-            result = evaluate_model(model, named, iterations=points, coders=("auto",), per_image=False,
-                                    progress=False)
+        fc = file_codec(model)
+        points = [self.at] if self.at is not None else fc.tuning_rates()
+        result = evaluate_model(model, named, points, coders=("auto",), per_image=False, progress=False)
         curve = next(r["results"] for name, r in result.items() if name.endswith("auto"))
         if self.at is not None:
             return float(curve[self.metric][0])

@@ -95,10 +95,11 @@ def test_flops_of_one_conv_layer_follow_the_formula():
 
 def test_model_clock_times_the_model_inside_compress_and_changes_nothing(thumbs):
     from rnncomp import codec
+    from rnncomp.bench.coding import _model_clock
 
     model = codec.resolve_model(None)
     plain = codec.compress(thumbs[0], model, iterations=3)
-    with bench._model_clock(model) as clock:
+    with _model_clock(model) as clock:
         timed = codec.compress(thumbs[0], model, iterations=3)
         codec.decompress(timed, model)
     assert timed == plain
@@ -128,14 +129,17 @@ def test_theoretical_peak_from_lscpu_fields():
 
 
 def test_cli_has_the_bench_subcommand():
-    from rnncomp.cli import build_parser, cmd_bench
+    from rnncomp.cli import build_parser
+    from rnncomp.cli.tools import cmd_bench
 
     args = build_parser().parse_args(["bench", "--quick", "--out", "x", "--runs", "2", "--iterations", "2,4"])
     assert args.func is cmd_bench and args.quick and args.runs == 2 and args.iterations == [2, 4]
 
 
 def test_a_failing_child_case_is_reported_not_raised():
-    result = bench._spawn({"kind": "bogus"}, timeout=120)
+    from rnncomp.bench.harness import _spawn
+
+    result = _spawn({"kind": "bogus"}, timeout=120)
     assert result["status"] == "failed" and "exit status 1" in result["reason"] and "bogus" in result["reason"]
 
 

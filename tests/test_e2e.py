@@ -296,13 +296,13 @@ def test_trainer_runs_and_validates_levels(tmp_path):
     assert (tmp_path / "checkpoints" / "step-00000006" / "config.json").is_file()
 
 
-def test_evaluate_e2e_real_files(model, kodak_samples):
-    from rnncomp.evaluate import evaluate_e2e
+def test_evaluate_model_e2e_real_files(model, kodak_samples):
+    from rnncomp.evaluate import evaluate_model
 
     name, img = kodak_samples[0]
     crop = [(name, img[:64, :96])]
-    res = evaluate_e2e(model, crop, levels=(16, 256), coders=("huffman", "auto"), progress=False,
-                       headerless=True)
+    res = evaluate_model(model, crop, levels=(16, 256), coders=("huffman", "auto"), progress=False,
+                         headerless=True)
     assert set(res) == {"huffman", "raw", "arithmetic", "predictive", "auto"} | {
         f"{c}-headerless" for c in ("huffman", "raw", "arithmetic", "predictive", "auto")}
     auto = res["auto"]["results"]

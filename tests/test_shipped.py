@@ -34,13 +34,13 @@ def test_shipped_files_are_small_and_say_how_they_were_trained():
 
 
 def test_shipped_e2e_reproduces_its_recorded_sample_results(kodak_samples):
-    from rnncomp.evaluate import evaluate_e2e
+    from rnncomp.evaluate import evaluate_model
 
     record = json.loads((weights_dir() / "e2e-default" / "samples-kodak.json").read_text())
     model = load_model("e2e-default")
     levels = record["results"]["levels"]
     name, image = kodak_samples[0]
-    got = evaluate_e2e(model, [(name, image)], levels, ("predictive",), progress=False)["predictive"]
+    got = evaluate_model(model, [(name, image)], levels, ("predictive",), progress=False)["predictive"]
     want = record["per_image"][name]
     assert np.allclose(got["per_image"][name]["bpp"], want["bpp"], rtol=0.01)
     assert np.allclose(got["per_image"][name]["psnr-rgb"], want["psnr-rgb"], atol=0.05)

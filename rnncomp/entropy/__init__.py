@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: Coder names, by the id stored in the file header.
-CODERS = ("raw", "huffman", "context", "prior")
+from rnncomp.coder_names import CODERS  # noqa: E402  (the header ids follow this order)
 #: Coder ids by name.
 CODER_IDS = {name: i for i, name in enumerate(CODERS)}
 

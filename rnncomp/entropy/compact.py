@@ -39,7 +39,7 @@ import numpy as np
 __all__ = ["COMPACT_CODERS", "decode_values", "encode_values", "predict_residuals", "undo_residuals"]
 
 #: Compact-image coder names, by the id stored in the file.
-COMPACT_CODERS = ("raw", "huffman", "arithmetic", "predictive")
+from rnncomp.coder_names import COMPACT_CODERS  # noqa: E402
 PREDICTORS = ("left", "planar")
 FIRST_BLOCK, LAST_BLOCK = 4, 256
 #: Weight (in counts) of the predictive coder's initial residual distribution.
@@ -47,7 +47,7 @@ PRIOR_COUNTS = 64
 
 
 def _error(message):
-    from rnncomp.bitstream import BitstreamError
+    from rnncomp.errors import BitstreamError
 
     return BitstreamError(f"corrupt compact image: {message}")
 

@@ -142,7 +142,7 @@ class ContextCoder(IterationCoder):
                 value = np.asarray(prior[key], dtype=np.int64)
                 target = getattr(self, "_" + key)
                 if value.shape != target.shape:
-                    from rnncomp.bitstream import BitstreamError
+                    from rnncomp.errors import BitstreamError
 
                     raise BitstreamError(f"the context prior is for codes of another depth ({key} has "
                                          f"shape {value.shape}, {target.shape} needed for {c} bits)")
@@ -241,7 +241,7 @@ class ContextCoder(IterationCoder):
         return payload if payload is not None and len(payload) < self.raw_size else None
 
     def decode(self, payload):
-        from rnncomp.bitstream import BitstreamError
+        from rnncomp.errors import BitstreamError
 
         cm = _constriction()
         n = self.h * self.w * self.bits

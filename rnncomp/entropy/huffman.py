@@ -43,7 +43,7 @@ MAX_LENGTH = 15
 
 
 def _error(message):
-    from rnncomp.bitstream import BitstreamError
+    from rnncomp.errors import BitstreamError
 
     return BitstreamError(f"corrupt huffman chunk: {message}")
 

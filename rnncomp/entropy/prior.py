@@ -23,7 +23,8 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["FILENAME", "KEYS", "fit_prior", "load_prior", "prior_bytes", "save_prior", "scale_counts"]
+__all__ = ["FILENAME", "KEYS", "fit_prior", "fit_prior_from_images", "load_prior", "prior_bytes", "save_prior",
+           "scale_counts"]
 
 FILENAME = "context-prior.npz"
 KEYS = ("fine_n", "fine_1", "coarse_n", "coarse_1")
@@ -59,6 +60,42 @@ def fit_prior(codes, weight: int = 512) -> dict:
     coarse_n, coarse_1 = scale_counts(total["coarse_n"], total["coarse_1"], weight)
     return {"fine_n": fine_n, "fine_1": fine_1, "coarse_n": coarse_n, "coarse_1": coarse_1,
             "weight": np.int64(weight), "images": np.int64(images)}
+
+
+def fit_prior_from_images(model, sources, iterations: int = 8, weight: int = 512, limit: int | None = None,
+                          crop: int | None = None, seed: int = 0) -> tuple[dict, int]:
+    """A prior fitted to ``model``'s codes of training images; ``(prior, number of distinct image sizes)``.
+
+    ``sources``: folders, images or ``.npz`` chunks (:func:`rnncomp.images.iter_images`), at most
+    ``limit`` images from each. Images larger than ``crop`` on both sides are cut to a random
+    ``crop`` x ``crop`` window (seeded by ``seed``, drawn in reading order). Images of one size are
+    encoded together (256 per call) for ``iterations`` iterations; see :func:`fit_prior` for ``weight``.
+    """
+    from rnncomp.images import iter_images
+
+    rng = np.random.default_rng(seed)
+    crops = []
+    for source in sources:
+        for _, img in iter_images(source, limit=limit):
+            h, w = img.shape[:2]
+            if crop and min(h, w) > crop:
+                y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+                img = img[y:y + crop, x:x + crop]
+            crops.append(img)
+    if not crops:
+        raise RnncompError("no images to fit the prior on")
+    by_shape: dict = {}
+    for img in crops:
+        by_shape.setdefault(img.shape, []).append(img)
+
+    def codes():
+        for group in by_shape.values():
+            for s in range(0, len(group), 256):
+                bits = model.encode(np.stack(group[s:s + 256]), iterations).bits
+                for j in range(bits.shape[1]):
+                    yield bits[:, j]
+
+    return fit_prior(codes(), weight=weight), len(by_shape)
 
 
 def save_prior(path: str | Path, prior: dict) -> Path:

@@ -1,0 +1,73 @@
+"""The ``rnncomp`` command line: one program, one subcommand per job.
+
+User mistakes (a missing file, a bad option value, an unknown codec) end with a
+one-line ``rnncomp: error: ...`` on stderr and exit status 2; no traceback.
+
+One module per group of subcommands, each with its handlers (``cmd_*``) and, beside
+each, the function that adds its parser (listed in the module's ``PARSERS``):
+
+* :mod:`rnncomp.cli.codec`: ``compress``, ``decompress``, ``info`` (the .rnc file codec)
+* :mod:`rnncomp.cli.evaluate`: ``evaluate``, ``baselines``, ``codecs``, ``bench-entropy``,
+  ``report``, ``bd``, ``plot``
+* :mod:`rnncomp.cli.train`: ``train``, ``tune``, ``recipes``, ``bench-data``, ``srgan-train``,
+  ``srgan-eval``, ``fit-prior``, ``ship``
+* :mod:`rnncomp.cli.tools`: ``demo``, ``bench``, ``export``
+* :mod:`rnncomp.cli.common`: what they share (argument types, output planning, progress)
+
+Importing this package stays cheap (``rnncomp --help``): the handlers import the
+library (TensorFlow, numpy) when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rnncomp import __version__
+from rnncomp.cli import codec, evaluate, tools, train
+from rnncomp.errors import RnncompError
+
+__all__ = ["main", "build_parser"]
+
+#: The subcommands in the order ``rnncomp --help`` lists them.
+_COMMANDS = ("baselines", "plot", "bd", "train", "tune", "srgan-train", "srgan-eval", "evaluate", "report",
+             "fit-prior", "demo", "ship", "recipes", "bench-entropy", "bench-data", "bench", "export", "codecs",
+             "compress", "decompress", "info")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rnncomp",
+        description="Learned lossy image compression: recurrent and CNN codecs, baselines, evaluation.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"rnncomp {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    adders = {**evaluate.PARSERS, **train.PARSERS, **tools.PARSERS, **codec.PARSERS}
+    assert sorted(adders) == sorted(_COMMANDS), "every subcommand is listed once in _COMMANDS"
+    for name in _COMMANDS:
+        adders[name](sub, fmt)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except RnncompError as e:
+        print(f"rnncomp: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnncomp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `rnncomp info --json | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

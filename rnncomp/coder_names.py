@@ -1,0 +1,13 @@
+"""The entropy coders' names, spelled once (this module imports nothing, so ``rnncomp --help`` stays fast).
+
+``CODERS``: the coders of binary codes, in the order of their ids in the file
+header (:mod:`rnncomp.entropy`); ``COMPACT_CODERS``: the coders of an end-to-end
+codec's compact image (:mod:`rnncomp.entropy.compact`); ``AUTO``: write every
+coder the model supports and keep the smallest file.
+"""
+
+__all__ = ["AUTO", "CODERS", "COMPACT_CODERS"]
+
+CODERS = ("raw", "huffman", "context", "prior")
+COMPACT_CODERS = ("raw", "huffman", "arithmetic", "predictive")
+AUTO = "auto"
