@@ -31,9 +31,12 @@ The objective is explicit: ``metric`` (``ms-ssim-rgb``, ``psnr-rgb``,
 ``at`` one rate point (iterations of a binary codec, quantisation levels of an
 end-to-end codec), or as the RD-AUC (mean quality over ``auc: [lo, hi]`` bpp,
 :func:`rnncomp.rd.rd_auc`) of the curve over iterations 1..N (a binary codec) or
-2, 4, ..., 256 levels (an end-to-end codec, trained levels or not). It is computed as ``rnncomp evaluate`` computes it:
-:func:`rnncomp.evaluate.evaluate_model`
-write real files (``auto`` entropy coder) for the run's fixed validation crops.
+2, 4, ..., 256 levels (an end-to-end codec, trained levels or not). A curve
+that ends below ``hi`` (its largest file is smaller) is extended flat from its
+best file: a model cannot buy more quality with bits it does not use, so it is
+neither rewarded nor dropped. It is computed as ``rnncomp evaluate`` computes
+it, :func:`rnncomp.evaluate.evaluate_model` writing real files (``auto`` entropy
+coder) for the run's fixed validation crops.
 
 A sweep folder (``runs/sweeps/NAME``) holds keras-tuner's oracle and one
 ``trial_ID/`` per trial with its training run (``trial_ID/run/``: log,
@@ -108,7 +111,6 @@ class Objective:
         """The objective for ``model`` on ``images`` (uint8 crops), through real files."""
         from rnncomp.codec import file_codec
         from rnncomp.evaluate import evaluate_model
-        from rnncomp.rd import rd_auc
 
         named = [(f"val{i:04d}", image) for i, image in enumerate(images)]
         fc = file_codec(model)
@@ -117,7 +119,22 @@ class Objective:
         curve = next(r["results"] for name, r in result.items() if name.endswith("auto"))
         if self.at is not None:
             return float(curve[self.metric][0])
-        return rd_auc(curve["bpp"], curve[self.metric], self.auc)
+        return auc_objective(curve["bpp"], curve[self.metric], self.auc)
+
+
+def auc_objective(rate, quality, auc: tuple[float, float]) -> float:
+    """:func:`rnncomp.rd.rd_auc` over ``auc``, the curve extended flat from its largest file up to ``auc[1]``.
+
+    A curve that starts above ``auc[0]`` still raises (its low rates do not exist).
+    """
+    from rnncomp.rd import rd_auc
+
+    rate, quality = list(rate), list(quality)
+    if max(rate) < auc[1]:  # files smaller than the range: their best quality is all that is on offer
+        best = int(np.argmax(rate))
+        rate.append(auc[1])
+        quality.append(quality[best])
+    return rd_auc(rate, quality, auc)
 
 
 @dataclass

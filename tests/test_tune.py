@@ -169,3 +169,15 @@ def test_distributed_chief_and_two_workers(tmp_path):
     report = json.loads((folder / "trials.json").read_text())  # written by the chief at the end
     assert len(report["trials"]) == 5 and (folder / "best.json").is_file()
     assert "| COMPLETED |" in outputs["chief"]
+
+
+def test_auc_objective_extends_a_short_curve_flat_and_refuses_a_late_start():
+    from rnncomp.errors import RnncompError
+    from rnncomp.tune import auc_objective
+
+    # covers the range: the plain RD-AUC (mean quality over 0.25-1 bpp)
+    assert auc_objective([0.25, 1.0], [0.5, 0.9], (0.25, 1.0)) == pytest.approx(0.7)
+    # ends at 0.5 bpp: flat at its best file's 0.8 from there on
+    assert auc_objective([0.25, 0.5], [0.6, 0.8], (0.25, 1.0)) == pytest.approx((0.25 * 0.7 + 0.5 * 0.8) / 0.75)
+    with pytest.raises(RnncompError, match="does not cover"):
+        auc_objective([0.3, 0.5], [0.6, 0.8], (0.25, 1.0))
