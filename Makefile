@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
+.PHONY: help install run test test-fast test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,13 @@ run: install ## the main job on built-in defaults: the shipped codec vs JPEG on 
 
 test: install ## the default (fast) test suite
 	$(BIN)/python -m pytest -m "not slow" -q
+
+FAST_TESTS = tests/test_imports.py tests/test_bitstream.py tests/test_entropy.py tests/test_families.py \
+  tests/test_layers.py tests/test_metrics.py tests/test_rd.py tests/test_registry.py tests/test_images.py \
+  tests/test_codec.py tests/test_prior.py tests/test_zoo.py
+
+test-fast: install ## the edit loop's subset (about a minute): format, coders, families, layers, metrics, codec
+	$(BIN)/python -m pytest -m "not slow" -q $(FAST_TESTS)
 
 test-all: install ## every test, slow ones included
 	$(BIN)/python -m pytest -q

@@ -28,28 +28,14 @@ import numpy as np
 from rnncomp import metrics
 from rnncomp.baselines import Codec, Encoded
 from rnncomp.errors import RnncompError
+from rnncomp.metrics import distortion
+from rnncomp.progress import progress_bar
 from rnncomp.provenance import machine_info
 
 __all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec", "evaluate_model", "progress_bar",
            "write_result"]
 
 METRIC_KEYS = ("psnr-rgb", "ms-ssim-rgb", "ssim-rgb", "mse-rgb")
-
-
-def distortion(originals: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarray]:
-    """All distortion metrics for a batch of same-sized images, one value per image."""
-    return {
-        "psnr-rgb": metrics.psnr(originals, decoded),
-        "ms-ssim-rgb": metrics.ms_ssim(originals, decoded),
-        "ssim-rgb": metrics.ssim(originals, decoded),
-        "mse-rgb": metrics.mse(originals, decoded),
-    }
-
-
-def progress_bar(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, disable=not enabled)
 
 
 def _score(pairs: list[tuple[int, np.ndarray, np.ndarray]], batch: int = 128) -> dict[int, dict]:

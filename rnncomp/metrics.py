@@ -33,6 +33,7 @@ import numpy as np
 from rnncomp.errors import RnncompError
 
 __all__ = [
+    "distortion",
     "MSSSIM_STANDARD",
     "MSSSIM_SMALL",
     "MSSSIMParams",
@@ -237,3 +238,12 @@ def bits_per_pixel(num_bytes: int, height: int, width: int) -> float:
         raise ValueError(f"bad image size {height}x{width}")
     return 8.0 * num_bytes / (height * width)
 
+
+def distortion(originals: np.ndarray, decoded: np.ndarray) -> dict[str, np.ndarray]:
+    """All distortion metrics of a result file for a batch of same-sized images, one value per image."""
+    return {
+        "psnr-rgb": psnr(originals, decoded),
+        "ms-ssim-rgb": ms_ssim(originals, decoded),
+        "ssim-rgb": ssim(originals, decoded),
+        "mse-rgb": mse(originals, decoded),
+    }

@@ -139,6 +139,8 @@ def load_model(name_or_path=None):
             raise RnncompError(f"{path}: cannot load the model ({type(e).__name__}: {e})") from None
         if not hasattr(model, "encode") and not hasattr(model, "upscale"):
             raise RnncompError(f"{path}: not an rnncomp model ({type(model).__name__})")
+    if hasattr(model, "set_srgan_loader"):  # a model that uses another shipped model on demand
+        model.set_srgan_loader(load_model)
     fp = fingerprint(model)
     with _LOCK:
         _CACHE[key] = model

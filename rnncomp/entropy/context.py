@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncomp.entropy import IterationCoder
+from rnncomp.entropy.coder import IterationCoder
 
 __all__ = ["ContextCoder", "MAX_BITS_PER_BYTE", "min_payload_bytes"]
 

@@ -34,7 +34,7 @@ import heapq
 
 import numpy as np
 
-from rnncomp.entropy import IterationCoder
+from rnncomp.entropy.coder import IterationCoder
 from rnncomp.entropy.raw import raw_size
 
 __all__ = ["HuffmanCoder", "canonical_codes", "code_lengths", "decode_bytes", "encode_bytes"]

@@ -14,7 +14,8 @@ from rnncomp.families.base import FileCodec, Measurement, to_uint8
 from rnncomp.families.binary import BinaryFileCodec
 from rnncomp.families.compact import CompactFileCodec
 
-__all__ = ["FAMILIES", "FileCodec", "Measurement", "for_file", "for_model", "to_uint8"]
+__all__ = ["FAMILIES", "BinaryFileCodec", "CompactFileCodec", "FileCodec", "Measurement", "for_file", "for_model",
+           "to_uint8"]
 
 #: Every family, in the order ``for_model`` / ``for_file`` try them.
 FAMILIES: tuple[type[FileCodec], ...] = (BinaryFileCodec, CompactFileCodec)

@@ -288,7 +288,8 @@ class BinaryFileCodec(FileCodec):
         """
         from collections import defaultdict
 
-        from rnncomp.evaluate import distortion, progress_bar
+        from rnncomp.metrics import distortion
+        from rnncomp.progress import progress_bar
 
         m = self.model
         auto = AUTO in coders

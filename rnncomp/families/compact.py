@@ -133,7 +133,8 @@ class CompactFileCodec(FileCodec):
         rate on the coder only. Times per image and rate.
         """
         from rnncomp import zoo
-        from rnncomp.evaluate import distortion, progress_bar
+        from rnncomp.metrics import distortion
+        from rnncomp.progress import progress_bar
         from rnncomp.models.e2e import CompactCodes
 
         m = self.model

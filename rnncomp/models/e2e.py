@@ -44,6 +44,7 @@ import numpy as np
 from keras import ops
 
 from rnncomp.config import E2EConfig
+from rnncomp.errors import RnncompError
 from rnncomp.models.base import ConfigModel, _scale_for_distribution, _to_numpy, check_images, pad_images, pad_tensor
 
 __all__ = ["CompactCodes", "CompressionModule", "E2ECodec", "ReconstructionModule", "quantize"]
@@ -206,10 +207,17 @@ class E2ECodec(ConfigModel):
         and a property that loads a model there would nest two loads.
         """
         if self.__dict__.get("_srgan") is None:
-            from rnncomp.zoo import load_model
-
-            self.set_srgan(load_model(self.config.srgan_model))
+            loader = self.__dict__.get("_srgan_loader")
+            if loader is None:
+                raise RnncompError(f"no SRGAN generator for upscaler='srgan': load this model with "
+                                   f"rnncomp.zoo.load_model (which loads {self.config.srgan_model!r} on first "
+                                   f"use) or call set_srgan(generator)")
+            self.set_srgan(loader(self.config.srgan_model))
         return self.__dict__["_srgan"]
+
+    def set_srgan_loader(self, loader) -> None:
+        """``loader(name)`` loads ``config.srgan_model`` on first use (:func:`rnncomp.zoo.load_model` sets it)."""
+        object.__setattr__(self, "_srgan_loader", loader)
 
     def set_srgan(self, generator) -> None:
         """Uses ``generator`` (an :class:`rnncomp.models.srgan.SRGANGenerator`) for ``upscaler="srgan"``."""
