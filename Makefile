@@ -53,7 +53,7 @@ recipes: install ## equal-wall-time comparison of experiments/recipes/*.json (MI
 	$(BIN)/rnncomp recipes experiments/recipes/*.json --minutes $(or $(MINUTES),4) --out $(RESULTS)/recipes
 
 bench-train: install ## training-speed table: full/half/quarter width, 32/64 patches, batch 32, 8 iterations
-	$(BIN)/python -m rnncomp.bench.training --json $(RESULTS)/bench-train.json | tee $(RESULTS)/bench-train.txt
+	$(BIN)/python -m rnncomp.tools.bench.training --json $(RESULTS)/bench-train.json | tee $(RESULTS)/bench-train.txt
 
 bench: install ## coding speed, peak memory (up to 48 MP) and FLOPs vs JPEG/WebP -> $(RESULTS)/bench (quiet machine; RUNS=N)
 	$(BIN)/rnncomp bench --data $(DATA) --out $(RESULTS)/bench $(if $(RUNS),--runs $(RUNS))

@@ -27,7 +27,7 @@ from typing import Iterator
 
 import numpy as np
 
-from rnncomp import bitstream
+from rnncomp import bitstream, zoo
 from rnncomp.coder_names import AUTO, CODERS
 from rnncomp.errors import RnncompError
 from rnncomp.families import for_model, to_uint8
@@ -172,7 +172,14 @@ def _model_for(header, model):
             f"the file was written with a model that is not shipped (fingerprint "
             f"{header.fingerprint.hex()}); pass the model that wrote it (--model PATH)"
         )
-    return resolve_model(header.model_name)
+    m = resolve_model(header.model_name)
+    if zoo.fingerprint(m, len(header.fingerprint)) != header.fingerprint:
+        # A release may ship a new model under an old name (the default): a file of the model it
+        # replaced names it too, and decodes with the shipped model whose fingerprint it carries.
+        replaced = zoo.shipped_with_fingerprint(header.fingerprint)
+        if replaced is not None:
+            return replaced
+    return m
 
 
 def open_file(data, model=None, iterations: int | None = None, partial: bool = False):

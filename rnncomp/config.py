@@ -43,6 +43,7 @@ __all__ = [
     "config_from_dict",
     "config_from_json",
     "scale_width",
+    "training_only_fields",
 ]
 
 #: Recurrent unit types (see ``rnncomp.layers``).
@@ -67,6 +68,11 @@ class _JsonMixin:
 
     model_type: ClassVar[str] = ""
     _tuple_fields: ClassVar[dict] = {}
+    #: The fields that do not change how codes are made or decoded (training settings and
+    #: decoder-side defaults): left out of the model fingerprint (:func:`rnncomp.zoo.fingerprint`),
+    #: and free to differ when a run starts from another run's weights (the trainer's ``init_from``).
+    #: Changing one of these lists changes the fingerprint of every model of that class.
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict; ``model_type`` names the model family."""
@@ -201,6 +207,7 @@ class RecurrentConfig(_JsonMixin):
         "decoder_hidden_kernel_sizes": int,
         "iteration_weights": float,
     }
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "iteration_weights", "beta", "seed")
 
     name: str = "toderici2017-lstm"
     unit: str = "lstm"
@@ -314,6 +321,7 @@ class ConvDeconvConfig(_JsonMixin):
         "decoder_filters": int,
         "decoder_kernel_sizes": int,
     }
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "beta", "seed")
 
     name: str = "toderici2017-convdeconv"
     bits: int = 32
@@ -408,6 +416,9 @@ class E2EConfig(_JsonMixin):
 
     model_type: ClassVar[str] = "e2e"
     _tuple_fields: ClassVar[dict] = {"irm_separable": bool, "levels": int}
+    # Training settings and decoder-side defaults.
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "seed", "levels", "default_levels",
+                                                "low_variance", "loss", "upscaler", "srgan_model")
 
     name: str = "jiang2017-e2e"
     scale: int = 4
@@ -488,6 +499,9 @@ class SRGANConfig(_JsonMixin):
 
     model_type: ClassVar[str] = "srgan"
     _tuple_fields: ClassVar[dict] = {}
+    # The loss settings (adversarial_weight, content_loss, vgg_*) are training settings too, but
+    # the fingerprint has always covered them: listing them here would change it.
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "seed")
 
     name: str = "ledig2017-srgan"
     upscale: int = 4
@@ -513,6 +527,19 @@ class SRGANConfig(_JsonMixin):
 
 
 _CONFIG_TYPES = {cls.model_type: cls for cls in (RecurrentConfig, ConvDeconvConfig, E2EConfig, SRGANConfig)}
+
+#: Every config class's ``TRAINING_ONLY`` fields together: those of a config of no known class.
+_ANY_TRAINING_ONLY = tuple(dict.fromkeys(f for cls in _CONFIG_TYPES.values() for f in cls.TRAINING_ONLY))
+
+
+def training_only_fields(config) -> tuple[str, ...]:
+    """The training-only fields of a model config: its class's ``TRAINING_ONLY``.
+
+    ``config`` is a config dataclass or class; for anything else (a plain dict) the
+    fields of every config class, so that all of them are left out.
+    """
+    fields = getattr(config, "TRAINING_ONLY", None)
+    return tuple(fields) if fields is not None else _ANY_TRAINING_ONLY
 
 
 def config_from_dict(data: dict[str, Any]):

@@ -27,6 +27,7 @@ from pathlib import Path
 from rnncomp.errors import RnncompError
 
 __all__ = [
+    "shipped_with_fingerprint",
     "DEFAULT_MODEL",
     "ship",
     "fingerprint",
@@ -41,11 +42,6 @@ TRAINING_FILE = "training.json"
 
 #: The model ``rnncomp compress`` uses without ``--model``.
 DEFAULT_MODEL = "rnncomp-default"
-
-#: Config fields that do not change how codes are made or decoded (left out of the fingerprint).
-_TRAINING_ONLY_FIELDS = ("name", "iterations", "iteration_weights", "beta", "seed",
-                         # end-to-end models: training settings and decoder-side defaults
-                         "levels", "default_levels", "low_variance", "loss", "upscaler", "srgan_model")
 
 _CACHE: dict = {}
 _LOCK = threading.Lock()
@@ -158,7 +154,7 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
     """The first ``nbytes`` of a SHA-256 over the model's coding config and weights.
 
     Covered: the model class, every config field except training-only ones
-    (``name``, ``iterations``, ``iteration_weights``, ``beta``, ``seed``), and
+    (the config class's ``TRAINING_ONLY``, :func:`rnncomp.config.training_only_fields`), and
     for each weight in ``model.weights`` order its path below the model (the
     model's own, process-dependent name is dropped), dtype, shape and
     little-endian bytes; and the context prior's tables when the model has one
@@ -169,9 +165,11 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
         return entry[2][:nbytes]
     import numpy as np
 
+    from rnncomp.config import training_only_fields
+
     h = hashlib.sha256()
     config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
-    for key in _TRAINING_ONLY_FIELDS:
+    for key in training_only_fields(model.config):
         config.pop(key, None)
     h.update(type(model).__name__.encode())
     h.update(json.dumps(config, sort_keys=True).encode())
@@ -230,3 +228,21 @@ def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None) -> Path
             info["validation"] = done[-1]
     (dest / TRAINING_FILE).write_text(json.dumps(info, indent=1) + "\n")
     return dest
+
+
+def shipped_with_fingerprint(fp: bytes):
+    """The shipped model whose weights fingerprint starts with ``fp`` (None if none does).
+
+    How a file keeps decoding after a release ships a new model under the name it
+    carries (e.g. a new ``rnncomp-default``, the replaced one kept as
+    ``rnncomp-default-<step>``). Loads shipped models until one matches.
+    """
+    fp = bytes(fp)
+    for name in shipped_models():
+        try:
+            model = load_model(name)
+        except RnncompError:
+            continue
+        if fingerprint(model, len(fp)) == fp:
+            return model
+    return None

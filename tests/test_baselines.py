@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from rnncomp import baselines
+from rnncomp.evaluation import baselines
 from rnncomp.errors import RnncompError
-from rnncomp.metrics import psnr
+from rnncomp.evaluation.metrics import psnr
 
 AVAILABLE = [n for n, reason in baselines.available_codecs().items() if reason is None]
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from rnncomp import bench
+from rnncomp.tools import bench
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_flops_of_one_conv_layer_follow_the_formula():
 
 def test_model_clock_times_the_model_inside_compress_and_changes_nothing(thumbs):
     from rnncomp import codec
-    from rnncomp.bench.coding import _model_clock
+    from rnncomp.tools.bench.coding import _model_clock
 
     model = codec.resolve_model(None)
     plain = codec.compress(thumbs[0], model, iterations=3)
@@ -137,7 +137,7 @@ def test_cli_has_the_bench_subcommand():
 
 
 def test_a_failing_child_case_is_reported_not_raised():
-    from rnncomp.bench.harness import _spawn
+    from rnncomp.tools.bench.harness import _spawn
 
     result = _spawn({"kind": "bogus"}, timeout=120)
     assert result["status"] == "failed" and "exit status 1" in result["reason"] and "bogus" in result["reason"]
@@ -151,7 +151,7 @@ def test_full_bench_without_data_says_what_is_missing(tmp_path):
 
 
 def test_seam_report_quick(tmp_path):
-    from rnncomp.bench import seam_report
+    from rnncomp.tools.bench import seam_report
 
     doc = seam_report(tmp_path, quick=True, iterations=(2,))
     row = doc["rows"][0]

@@ -3,8 +3,8 @@ import logging
 import numpy as np
 import pytest
 
-from rnncomp import data
-from rnncomp.data import Augment, Source, make_train_dataset, make_validation_set
+from rnncomp.training import data
+from rnncomp.training.data import Augment, Source, make_train_dataset, make_validation_set
 from rnncomp.errors import RnncompError
 from rnncomp.images import save_image
 
@@ -66,7 +66,7 @@ def test_undecodable_files_are_skipped_and_counted(tmp_path, caplog):
         save_image(tmp_path / f"ok{i}.png", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     data.SKIPPED.clear()
-    with caplog.at_level(logging.WARNING, logger="rnncomp.data"):
+    with caplog.at_level(logging.WARNING, logger="rnncomp.training.data"):
         ds, _ = make_train_dataset([Source(f"folder:{tmp_path}", batch=2)], 32, seed=0)
         batches = _take(ds, 6)  # three data-epochs: never a crash
     assert len(batches) == 6
@@ -130,7 +130,7 @@ def test_validation_from_tfds_split_with_mock_data():
 def test_experiment_configs_parse():
     from pathlib import Path
 
-    from rnncomp.train import load_train_config, model_config
+    from rnncomp.training.trainer import load_train_config, model_config
 
     import json
 

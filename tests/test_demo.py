@@ -39,7 +39,7 @@ def test_demo_writes_real_files_and_compares_with_jpeg_at_no_more_bytes(tmp_path
 
 
 def test_ship_copies_model_and_training_record(tmp_path):
-    from rnncomp.train import Trainer, load_train_config
+    from rnncomp.training.trainer import Trainer, load_train_config
     from rnncomp.zoo import load_model, ship
 
     smoke = os.path.join(os.path.dirname(__file__), "..", "experiments", "smoke.json")

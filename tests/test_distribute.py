@@ -23,7 +23,7 @@ import rnncomp.layers.binarizer as binarizer
 # sign() with the straight-through gradient instead of the random draw.
 binarizer.stochastic_binarize = lambda x, seed=None: x + ops.stop_gradient(
     binarizer.deterministic_binarize(x) - x)
-from rnncomp.train import Trainer, load_train_config
+from rnncomp.training.trainer import Trainer, load_train_config
 out = {}
 for strategy in ("default", "mirrored"):
     cfg = load_train_config(sys.argv[1], {"run_dir": os.path.join(sys.argv[2], strategy),

@@ -283,7 +283,7 @@ def test_cli_compress_info_decompress(model, tmp_path):
 
 
 def test_trainer_runs_and_validates_levels(tmp_path):
-    from rnncomp.train import Trainer, load_train_config
+    from rnncomp.training.trainer import Trainer, load_train_config
 
     cfg = load_train_config(REPO / "experiments" / "smoke-e2e.json", {"run_dir": str(tmp_path)})
     import io
@@ -297,7 +297,7 @@ def test_trainer_runs_and_validates_levels(tmp_path):
 
 
 def test_evaluate_model_e2e_real_files(model, kodak_samples):
-    from rnncomp.evaluate import evaluate_model
+    from rnncomp.evaluation.evaluate import evaluate_model
 
     name, img = kodak_samples[0]
     crop = [(name, img[:64, :96])]
@@ -313,7 +313,7 @@ def test_evaluate_model_e2e_real_files(model, kodak_samples):
         assert res["auto-headerless"]["results"]["bpp"][n] < auto["bpp"][n]
     assert auto["bpp"][0] < auto["bpp"][1]
     decoded = codec.decompress(codec.compress(crop[0][1], model, levels=256), model)
-    from rnncomp.metrics import psnr
+    from rnncomp.evaluation.metrics import psnr
 
     assert auto["psnr-rgb"][1] == pytest.approx(float(psnr(crop[0][1][None], decoded[None])[0]), abs=1e-4)
     assert res["huffman"]["results"]["psnr-rgb"] == auto["psnr-rgb"]

@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from rnncomp.baselines import get_codec
+from rnncomp.evaluation.baselines import get_codec
 from rnncomp.errors import RnncompError
-from rnncomp.evaluate import evaluate_codec, write_result
+from rnncomp.evaluation.evaluate import evaluate_codec, write_result
 from rnncomp.images import load_images
-from rnncomp.metrics import psnr
+from rnncomp.evaluation.metrics import psnr
 
 
 def test_result_has_compressai_shape_and_real_rates(samples_dir, tmp_path):

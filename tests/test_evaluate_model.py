@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from rnncomp import codec
-from rnncomp.evaluate import compare, evaluate_model
-from rnncomp.metrics import psnr
-from rnncomp.plot import load_curve
+from rnncomp.evaluation.evaluate import compare, evaluate_model
+from rnncomp.evaluation.metrics import psnr
+from rnncomp.evaluation.plot import load_curve
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -59,7 +59,7 @@ def test_bpp_and_quality_are_those_of_the_real_files(tiny, thumbs, kodak_samples
 
 
 def test_compare_gives_bd_rate_against_a_curve():
-    from rnncomp.plot import Curve
+    from rnncomp.evaluation.plot import Curve
 
     bpp = np.array([0.125, 0.25, 0.5, 1.0])
     quality = {"psnr-rgb": np.array([24.0, 26.5, 29.0, 32.0]), "ms-ssim-rgb": np.array([0.8, 0.88, 0.93, 0.97])}
@@ -100,7 +100,7 @@ def test_cli_evaluate_writes_one_result_per_coder_and_a_plot(tiny, samples_dir):
 
 
 def test_rate_at_quality_interpolates_log_rate_on_the_upper_envelope():
-    from rnncomp.report import rate_at_quality
+    from rnncomp.evaluation.report import rate_at_quality
 
     bpp, q = [0.1, 0.2, 0.4, 0.3], [0.5, 0.6, 0.8, 0.55]  # (0.3, 0.55) is dominated by (0.2, 0.6)
     assert rate_at_quality(bpp, q, 0.6) == pytest.approx(0.2)

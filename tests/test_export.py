@@ -1,4 +1,4 @@
-"""rnncomp.export: standalone artefacts decode real .rnc files like rnncomp does (to 1 level of 255)."""
+"""rnncomp.tools.export: standalone artefacts decode real .rnc files like rnncomp does (to 1 level of 255)."""
 
 import importlib.util
 import json
@@ -11,7 +11,7 @@ import pytest
 from rnncomp import codec
 from rnncomp.cli import main
 from rnncomp.errors import RnncompError
-from rnncomp.export import EXAMPLE, MANIFEST, bicubic_matrix, export, file_codes, load_client, parse_size, save_codes
+from rnncomp.tools.export import EXAMPLE, MANIFEST, bicubic_matrix, export, file_codes, load_client, parse_size, save_codes
 
 HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
 needs_onnx = pytest.mark.skipif(not HAVE_ONNX, reason="tf2onnx/onnxruntime not installed (pip install -e '.[export]')")

@@ -158,7 +158,7 @@ def test_a_parsed_file_is_not_parsed_again(case, image, monkeypatch):
 
 
 def test_evaluate_measures_real_files_of_every_family(case, image):
-    from rnncomp.evaluate import evaluate_model
+    from rnncomp.evaluation.evaluate import evaluate_model
 
     c, model = case
     fc = families.for_model(model)

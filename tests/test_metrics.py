@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnncomp import metrics
+from rnncomp.evaluation import metrics
 from rnncomp.errors import RnncompError
 
 

@@ -4,7 +4,7 @@ import bjontegaard
 import numpy as np
 import pytest
 
-from rnncomp import rd
+from rnncomp.evaluation import rd
 from rnncomp.errors import RnncompError
 
 RATES = np.array([0.1, 0.2, 0.35, 0.5, 0.8, 1.2, 2.0])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rnncomp.errors import RnncompError
-from rnncomp.recipes import compare_recipes
-from rnncomp.train import Trainer, load_train_config
+from rnncomp.training.recipes import compare_recipes
+from rnncomp.training.trainer import Trainer, load_train_config
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.json"
 
@@ -75,7 +75,7 @@ def test_init_from_starts_from_a_checkpoint_with_fresh_step(tmp_path):
 
 
 def test_a_constant_schedule_ignores_decay_parameters_it_inherits(tmp_path):
-    from rnncomp.train import make_optimizer
+    from rnncomp.training.trainer import make_optimizer
 
     parent = tmp_path / "parent.json"
     parent.write_text(json.dumps({"extends": str(SMOKE), "optimizer": {

@@ -11,7 +11,7 @@ from rnncomp.config import ConfigError, SRGANConfig
 from rnncomp.errors import RnncompError
 from rnncomp.models.checkpoint import build_model, load_checkpoint, save_checkpoint
 from rnncomp.models.srgan import SRGAN, SRGANDiscriminator, SRGANGenerator, bicubic_downscale
-from rnncomp.srgan import evaluate_upscaling, train_srgan, write_upscaling_result
+from rnncomp.training.srgan import evaluate_upscaling, train_srgan, write_upscaling_result
 
 TINY = SRGANConfig(generator_filters=8, generator_blocks=1, discriminator_filters=4, seed=3)
 

@@ -92,8 +92,8 @@ def test_tiled_file_is_independent_of_tile_batch_and_has_no_seams(model, kodak_s
     assert [x.shape for x in codec.decompress_progressive(files[0])] == [image.shape]  # one image
     # Seams: at window borders the tiled image is as good as the whole-image codec on the same pixels.
     whole = codec.decompress(codec.compress(image, model, iterations=4, tile=0))
-    from rnncomp.bench import window_border_mask
-    from rnncomp.bench.seams import _psnr_where as _psnr
+    from rnncomp.tools.bench import window_border_mask
+    from rnncomp.tools.bench.seams import _psnr_where as _psnr
 
     mask = window_border_mask(header.layout)
     assert _psnr(image, decoded[0], mask) > _psnr(image, whole, mask) - 0.5

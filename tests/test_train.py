@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rnncomp.errors import RnncompError
-from rnncomp.train import Trainer, load_train_config
+from rnncomp.training.trainer import Trainer, load_train_config
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "experiments" / "smoke.json"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rnncomp.errors import RnncompError
-from rnncomp.tune import Objective, load_sweep, read_trials, tune
+from rnncomp.training.tune import Objective, load_sweep, read_trials, tune
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEPS = REPO / "experiments" / "sweeps"
@@ -103,7 +103,7 @@ def test_search_resumes_and_reports(tmp_path):
 
     table = (folder / "trials.md").read_text()
     assert table.count("| COMPLETED |") == 5 and "ms-ssim-rgb@16" in table
-    from rnncomp.train import load_train_config
+    from rnncomp.training.trainer import load_train_config
 
     best = load_train_config(folder / "best.json")
     assert best.epochs == 2 and best.steps_per_epoch == 3  # the base experiment's, not the sweep's budget
@@ -173,7 +173,7 @@ def test_distributed_chief_and_two_workers(tmp_path):
 
 def test_auc_objective_extends_a_short_curve_flat_and_refuses_a_late_start():
     from rnncomp.errors import RnncompError
-    from rnncomp.tune import auc_objective
+    from rnncomp.training.tune import auc_objective
 
     # covers the range: the plain RD-AUC (mean quality over 0.25-1 bpp)
     assert auc_objective([0.25, 1.0], [0.5, 0.9], (0.25, 1.0)) == pytest.approx(0.7)

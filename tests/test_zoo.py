@@ -63,3 +63,24 @@ def test_shipped_default_and_named_models(tiny, monkeypatch):
     named = codec.compress(img, "tiny-named")
     assert bitstream.read_header(named).model_name == "tiny-named"
     assert codec.decompress(named).shape == (20, 24, 3)
+
+
+def test_training_only_fields_are_the_fingerprints():
+    """Each config class declares its training-only fields once (``TRAINING_ONLY``); the fingerprint
+    leaves out exactly these, so changing a list changes every fingerprint of that class."""
+    import dataclasses
+
+    from rnncomp import config
+
+    expected = {
+        config.RecurrentConfig: {"name", "iterations", "iteration_weights", "beta", "seed"},
+        config.ConvDeconvConfig: {"name", "iterations", "beta", "seed"},
+        config.E2EConfig: {"name", "iterations", "seed", "levels", "default_levels", "low_variance", "loss",
+                           "upscaler", "srgan_model"},
+        config.SRGANConfig: {"name", "iterations", "seed"},
+    }
+    for cls, fields in expected.items():
+        assert set(cls.TRAINING_ONLY) == fields, cls
+        assert fields <= {f.name for f in dataclasses.fields(cls)}, cls
+        assert set(config.training_only_fields(cls())) == fields
+    assert set(config.training_only_fields({})) == set().union(*expected.values())  # a dict config

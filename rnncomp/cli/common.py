@@ -106,7 +106,7 @@ def positive_bpp(text: str) -> float:
 
 def image_size(text: str) -> tuple[int, int]:
     """``HxW`` (or ``N`` for NxN): an image size."""
-    from rnncomp.export import parse_size  # numpy only
+    from rnncomp.tools.export import parse_size  # numpy only
 
     try:
         return parse_size(text)

@@ -71,9 +71,9 @@ def add_evaluate(sub, fmt) -> None:
 
 def cmd_evaluate(args) -> int:
     from rnncomp.codec import file_codec
-    from rnncomp.evaluate import compare, evaluate_model, write_result
+    from rnncomp.evaluation.evaluate import compare, evaluate_model, write_result
     from rnncomp.images import load_images, sample_images_dir
-    from rnncomp.plot import load_curve, plot_rd
+    from rnncomp.evaluation.plot import load_curve, plot_rd
 
     data = Path(args.data) if args.data else sample_images_dir() / "kodak"
     images = load_images(data, limit=args.limit)
@@ -159,8 +159,8 @@ def add_baselines(sub, fmt) -> None:
 
 
 def cmd_baselines(args) -> int:
-    from rnncomp.baselines import get_codec
-    from rnncomp.evaluate import evaluate_codec, write_result
+    from rnncomp.evaluation.baselines import get_codec
+    from rnncomp.evaluation.evaluate import evaluate_codec, write_result
     from rnncomp.images import load_images, sample_images_dir
 
     data = Path(args.data) if args.data else sample_images_dir() / "kodak"
@@ -187,7 +187,7 @@ def cmd_baselines(args) -> int:
         print(f"{codec.name:16s} {len(r['bpp']):3d} points  bpp {min(r['bpp']):.3f}-{max(r['bpp']):.3f}"
               f"  PSNR {min(r['psnr-rgb']):.2f}-{max(r['psnr-rgb']):.2f} dB  -> {path}")
     if written and not args.no_plot:
-        from rnncomp.plot import load_curve, plot_rd
+        from rnncomp.evaluation.plot import load_curve, plot_rd
 
         png = plot_rd([load_curve(p) for p in written], out / "rd.png",
                       title=f"{data.name}: {len(images)} images")
@@ -206,7 +206,7 @@ def add_codecs(sub, fmt) -> None:
 
 
 def cmd_codecs(args) -> int:
-    from rnncomp.baselines import CODECS
+    from rnncomp.evaluation.baselines import CODECS
 
     for name, cls in CODECS.items():
         codec = cls()
@@ -233,7 +233,7 @@ def cmd_bench_entropy(args) -> int:
     import numpy as np
 
     from rnncomp.codec import ENTROPY_CODERS, measure
-    from rnncomp.evaluate import write_result
+    from rnncomp.evaluation.evaluate import write_result
     from rnncomp.images import load_images, sample_images_dir
     from rnncomp.provenance import machine_info
     from rnncomp.zoo import load_model
@@ -282,8 +282,8 @@ def add_report(sub, fmt) -> None:
 def cmd_report(args) -> int:
     import json as _json
 
-    from rnncomp.plot import load_curve
-    from rnncomp.report import bd_markdown, equal_quality_markdown, write
+    from rnncomp.evaluation.plot import load_curve
+    from rnncomp.evaluation.report import bd_markdown, equal_quality_markdown, write
 
     ours_files = _curve_files(args.ours)
     ours_docs = []
@@ -327,9 +327,9 @@ def add_bd(sub, fmt) -> None:
 
 
 def cmd_bd(args) -> int:
-    from rnncomp import rd
-    from rnncomp.metrics import ms_ssim_db
-    from rnncomp.plot import load_curve
+    from rnncomp.evaluation import rd
+    from rnncomp.evaluation.metrics import ms_ssim_db
+    from rnncomp.evaluation.plot import load_curve
 
     anchor, test = load_curve(args.anchor), load_curve(args.test)
     ra, qa = anchor.get(args.metric)
@@ -373,7 +373,7 @@ def add_plot(sub, fmt) -> None:
 
 
 def cmd_plot(args) -> int:
-    from rnncomp.plot import load_curve, plot_rd
+    from rnncomp.evaluation.plot import load_curve, plot_rd
 
     curves = [load_curve(f) for f in _curve_files(args.curves)]
     out = plot_rd(curves, args.output, metrics=args.metrics.split(","), title=args.title,

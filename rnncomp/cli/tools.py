@@ -30,7 +30,7 @@ def add_demo(sub, fmt) -> None:
 
 
 def cmd_demo(args) -> int:
-    from rnncomp.demo import run_demo
+    from rnncomp.tools.demo import run_demo
 
     quiet_tensorflow()
     run_demo(args.model, args.out, args.iterations, args.thumbs, args.entropy)
@@ -49,7 +49,7 @@ def add_bench(sub, fmt) -> None:
                                     "iterations, batches, threads, tiling); peak memory up to 48 MP in child "
                                     "processes; FLOPs per pixel of each shipped model and the achieved FLOP/s "
                                     "against this CPU's peak. Writes OUT/bench.json and OUT/bench.md "
-                                    "(see rnncomp/bench/).")
+                                    "(see rnncomp/tools/bench/).")
     bn.add_argument("--out", default="results/bench", help="output folder")
     bn.add_argument("--quick", action="store_true",
                     help="the bundled samples at tiny sizes (about a minute; what the test runs)")
@@ -68,7 +68,7 @@ def add_bench(sub, fmt) -> None:
 
 def cmd_bench(args) -> int:
     quiet_tensorflow()
-    from rnncomp.bench import run_bench, seam_report
+    from rnncomp.tools.bench import run_bench, seam_report
 
     if args.seams:
         seam_report(args.out, quick=args.quick, data=args.data, command=command_line(args))
@@ -91,7 +91,7 @@ def add_export(sub, fmt) -> None:
                                     "IRM/ICM) at one image size as files that run without rnncomp, with "
                                     "manifest.json and decode_example.py; then check them against rnncomp "
                                     "on a bundled sample. Entropy decoding stays in rnncomp: "
-                                    "rnncomp.export.save_codes(FILE.rnc, CODES.npz). See docs/export.md.")
+                                    "rnncomp.tools.export.save_codes(FILE.rnc, CODES.npz). See docs/export.md.")
     ex.add_argument("--model", default="rnncomp-default", help="shipped model name, checkpoint folder or .keras file")
     ex.add_argument("--format", default="tflite", choices=("tflite", "onnx", "savedmodel"),
                     help="artefact format (onnx needs the export extra: pip install -e '.[export]')")
@@ -106,7 +106,7 @@ def add_export(sub, fmt) -> None:
 
 def cmd_export(args) -> int:
     quiet_tensorflow()
-    from rnncomp.export import export
+    from rnncomp.tools.export import export
 
     parts = ("decoder",) if args.decoder_only else ("decoder", "encoder")
     man = export(args.model, args.out, args.format, size=args.size, parts=parts, force=args.force,

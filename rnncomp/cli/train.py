@@ -42,7 +42,7 @@ def add_train(sub, fmt) -> None:
 
 
 def cmd_train(args) -> int:
-    from rnncomp.train import train
+    from rnncomp.training.trainer import train
 
     trainer = train(args.config, resume=args.resume, overrides=dict(args.set or []),
                     progress=args.progress)
@@ -77,7 +77,7 @@ def add_tune(sub, fmt) -> None:
 def cmd_tune(args) -> int:
     import shutil
 
-    from rnncomp.tune import tune
+    from rnncomp.training.tune import tune
 
     quiet_tensorflow()
     report = tune(args.config, directory=args.dir, overwrite=args.overwrite, max_trials=args.max_trials,
@@ -114,7 +114,7 @@ def add_recipes(sub, fmt) -> None:
 
 
 def cmd_recipes(args) -> int:
-    from rnncomp.recipes import compare_recipes
+    from rnncomp.training.recipes import compare_recipes
 
     doc = compare_recipes(args.configs, args.minutes, args.out, runs=args.runs, force=args.force,
                           command=command_line(args))
@@ -135,7 +135,7 @@ def add_bench_data(sub, fmt) -> None:
 
 
 def cmd_bench_data(args) -> int:
-    from rnncomp.train import load_train_config, pipeline_throughput
+    from rnncomp.training.trainer import load_train_config, pipeline_throughput
 
     r = pipeline_throughput(load_train_config(args.config), batches=args.batches)
     print(f"input pipeline of {args.config}: {r['crops_per_second']:.0f} crops/s, "
@@ -159,7 +159,7 @@ def add_srgan_train(sub, fmt) -> None:
 
 
 def cmd_srgan_train(args) -> int:
-    from rnncomp.srgan import train_srgan_config
+    from rnncomp.training.srgan import train_srgan_config
 
     quiet_tensorflow()
     summary = train_srgan_config(args.config, minutes=args.minutes, progress=not args.quiet)
@@ -184,7 +184,7 @@ def add_srgan_eval(sub, fmt) -> None:
 
 def cmd_srgan_eval(args) -> int:
     from rnncomp.images import load_images, sample_images_dir
-    from rnncomp.srgan import evaluate_upscaling, write_upscaling_result
+    from rnncomp.training.srgan import evaluate_upscaling, write_upscaling_result
     from rnncomp.zoo import load_model
 
     quiet_tensorflow()

@@ -5,7 +5,7 @@ codecs (Toderici et al. 2017's recurrent codec and its conv/deconv baseline)
 write binary codes in iterations; the end-to-end CNN codec (Jiang et al. 2017)
 writes one losslessly coded compact image. Each family has one adapter, a
 :class:`FileCodec` subclass wrapping a model, registered in
-:mod:`rnncomp.families`. :mod:`rnncomp.codec`, :mod:`rnncomp.evaluate`, the
+:mod:`rnncomp.families`. :mod:`rnncomp.codec`, :mod:`rnncomp.evaluation.evaluate`, the
 tuner's objective, export, bench, demo and the CLI use only this contract, so
 adding a family is one model module, one adapter and one registry entry
 (``docs/families.md``).
@@ -21,7 +21,7 @@ likelihoods), with rnncomp's progressive and real-file extras:
 - :meth:`decompress` / :meth:`decompress_steps`: a parsed file
   (:class:`rnncomp.bitstream.RncFile`) -> the image, or the image after each
   progressive step where the family has them;
-- :meth:`measure`: the per-image measurement :func:`rnncomp.evaluate.evaluate_model`
+- :meth:`measure`: the per-image measurement :func:`rnncomp.evaluation.evaluate.evaluate_model`
   turns into result files (real bytes per rate point and coder, distortion per
   rate point and decoding variant, times).
 """
@@ -86,7 +86,7 @@ class FileCodec:
     decoders: ClassVar[tuple] = ("",)
     #: Whether :meth:`decompress_steps` yields one image per progressive step.
     progressive: ClassVar[bool] = False
-    #: :func:`rnncomp.evaluate.evaluate_model`'s default coders.
+    #: :func:`rnncomp.evaluation.evaluate.evaluate_model`'s default coders.
     eval_coders: ClassVar[tuple] = (AUTO,)
 
     def __init__(self, model):

@@ -2,7 +2,7 @@
 
 Models: :class:`rnncomp.models.recurrent.RecurrentCodec` and the non-recurrent
 :class:`rnncomp.models.convdeconv.ConvDeconvCodec` (one iteration), both
-:class:`rnncomp.models.base.BinaryCodec`. Files: one chunk of entropy-coded bits
+:class:`rnncomp.models.binary.BinaryCodec`. Files: one chunk of entropy-coded bits
 per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
 
 - Rate: ``iterations`` (default the model's ``config.iterations``); ``bpp=B``
@@ -223,7 +223,7 @@ class BinaryFileCodec(FileCodec):
 
     def decode_bits(self, bits: np.ndarray, header: Header, tile_batch: int = 1) -> np.ndarray:
         """The uint8 image of a file's codes ``(k, H_codes, W_codes, bits)``, window by window if tiled."""
-        from rnncomp.models.base import Codes
+        from rnncomp.models.codes import Codes
         from rnncomp.tiling import blend_rows
 
         m = self.model
@@ -242,7 +242,7 @@ class BinaryFileCodec(FileCodec):
 
     def decompress_batch(self, files: list, rate=None, batch: int = 64) -> list[np.ndarray]:
         """Same-sized untiled files are decoded ``batch`` at a time (the same images)."""
-        from rnncomp.models.base import Codes
+        from rnncomp.models.codes import Codes
 
         m = self.model
         out: list = [None] * len(files)
@@ -288,7 +288,7 @@ class BinaryFileCodec(FileCodec):
         """
         from collections import defaultdict
 
-        from rnncomp.metrics import distortion
+        from rnncomp.evaluation.metrics import distortion
         from rnncomp.progress import progress_bar
 
         m = self.model

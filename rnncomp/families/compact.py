@@ -133,7 +133,7 @@ class CompactFileCodec(FileCodec):
         rate on the coder only. Times per image and rate.
         """
         from rnncomp import zoo
-        from rnncomp.metrics import distortion
+        from rnncomp.evaluation.metrics import distortion
         from rnncomp.progress import progress_bar
         from rnncomp.models.e2e import CompactCodes
 

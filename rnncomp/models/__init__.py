@@ -12,10 +12,12 @@ Codes``, ``decode(codes, iterations=k)``, ``decode_progressive(codes)``,
   et al. 2017 with the paper's changes): ``encode(images, levels)`` ->
   :class:`CompactCodes`, ``decode(codes, upscaler=...)``, training through ``fit``.
 - :class:`SRGANGenerator` / :class:`SRGANDiscriminator` / :class:`SRGAN`: the x4
-  upscaler of Ledig et al. 2017, trained separately (:mod:`rnncomp.srgan`).
+  upscaler of Ledig et al. 2017, trained separately (:mod:`rnncomp.training.srgan`).
 """
 
-from rnncomp.models.base import BinaryCodec, Codes, ProgressiveDecoder, reflect_pad_indices
+from rnncomp.models.binary import BinaryCodec, ProgressiveDecoder
+from rnncomp.models.codes import Codes
+from rnncomp.models.padding import reflect_pad_indices
 from rnncomp.models.checkpoint import build_model, load_checkpoint, save_checkpoint
 from rnncomp.models.convdeconv import ConvDeconvCodec
 from rnncomp.models.e2e import CompactCodes, CompressionModule, E2ECodec, ReconstructionModule

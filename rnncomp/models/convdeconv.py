@@ -23,7 +23,7 @@ from keras import ops
 
 from rnncomp.config import ConvDeconvConfig
 from rnncomp.layers import Binarizer
-from rnncomp.models.base import BinaryCodec
+from rnncomp.models.binary import BinaryCodec
 
 __all__ = ["ConvDeconvCodec"]
 

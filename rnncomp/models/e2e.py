@@ -28,7 +28,7 @@ the rest:
   conv to RGB, added to the upscaled image (global residual learning, as in
   the artifact-suppression networks). Middle blocks may be depthwise-separable.
 
-Contract (like :mod:`rnncomp.models.base`'s binary codecs): ``model(x)`` in
+Contract (like :mod:`rnncomp.models.binary`'s binary codecs): ``model(x)`` in
 training returns the reconstruction ``(batch, 1, H, W, 3)`` (the iteration
 axis of the binary codecs, of length 1); ``compute_loss`` is the
 reconstruction loss plus the low-variance term; ``encode(images, levels)`` ->
@@ -45,7 +45,8 @@ from keras import ops
 
 from rnncomp.config import E2EConfig
 from rnncomp.errors import RnncompError
-from rnncomp.models.base import ConfigModel, _scale_for_distribution, _to_numpy, check_images, pad_images, pad_tensor
+from rnncomp.models.base import ConfigModel, scale_for_distribution, to_numpy
+from rnncomp.models.padding import check_images, pad_images, pad_tensor
 
 __all__ = ["CompactCodes", "CompressionModule", "E2ECodec", "ReconstructionModule", "quantize"]
 
@@ -268,7 +269,7 @@ class E2ECodec(ConfigModel):
         loss = ops.mean(ops.square(err)) if self.config.loss == "mse" else ops.mean(ops.abs(err))
         if self.config.low_variance:
             loss = loss + self.config.low_variance * self._last_variance
-        return _scale_for_distribution(loss)
+        return scale_for_distribution(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         target = ops.cast(x, "float32") / 255.0 if "int" in str(x.dtype) else ops.cast(x, "float32")
@@ -287,7 +288,7 @@ class E2ECodec(ConfigModel):
         images = check_images(images)
         shape = tuple(int(s) for s in images.shape[1:3])
         out = self.icm(ops.convert_to_tensor(pad_images(images, self.stride)), training=False)
-        return _to_numpy(out), shape
+        return to_numpy(out), shape
 
     def quantize_compact(self, compact, shape, levels=None) -> CompactCodes:
         """:class:`CompactCodes` of :meth:`compact`'s output at ``levels`` (default ``default_levels``)."""
@@ -322,10 +323,10 @@ class E2ECodec(ConfigModel):
             up = self.srgan_generator()(compact, training=False)
             if tuple(up.shape[1:3]) != tuple(size):
                 up = _resize(up, size)
-            return _to_numpy(up).astype(np.float32)
+            return to_numpy(up).astype(np.float32)
         if upscaler != "bicubic":
             raise ValueError(f"upscaler must be bicubic or srgan, got {upscaler!r}")
-        return _to_numpy(_resize(compact, size)).astype(np.float32)
+        return to_numpy(_resize(compact, size)).astype(np.float32)
 
     def decode(self, codes: CompactCodes, upscaler=None) -> np.ndarray:
         """Restored images float32 ``(batch, H, W, 3)`` in [0, 1] from :class:`CompactCodes`."""
@@ -336,7 +337,7 @@ class E2ECodec(ConfigModel):
                              f"fit this model (scale {self.stride}, {self.config.compact_channels} channels)")
         h, w = codes.values.shape[1:3]
         up = self.upscale(codes.compact, (h * self.stride, w * self.stride), upscaler)
-        out = _to_numpy(self.irm(ops.convert_to_tensor(up), training=False))
+        out = to_numpy(self.irm(ops.convert_to_tensor(up), training=False))
         out = out[:, : codes.shape[0], : codes.shape[1], :]
         return np.clip(out, 0.0, 1.0).astype(np.float32)
 

@@ -43,7 +43,7 @@ from keras import ops
 
 from rnncomp.config import RecurrentConfig
 from rnncomp.layers import Binarizer, GainEstimator, get_cell_class
-from rnncomp.models.base import BinaryCodec
+from rnncomp.models.binary import BinaryCodec
 
 __all__ = ["RecurrentCodec", "RecurrentDecoder", "RecurrentEncoder"]
 

@@ -1,6 +1,6 @@
 """Child processes of the bench: peak memory of encode + decode, and TensorFlow thread pools, one process per case.
 
-Measures, in a fresh Python process per case (``python -m rnncomp.bench --case JSON``, see
+Measures, in a fresh Python process per case (``python -m rnncomp.tools.bench --case JSON``, see
 :func:`main` and :func:`run_case`): the resident size after loading the model, the high-water
 mark of coding one image (reset in between, Linux ``clear_refs``), under a data-segment limit so
 that a case too large for the machine fails instead of waking the OOM killer; and the coding time
@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
-from rnncomp.bench.coding import _pair, mosaic
-from rnncomp.bench.procfs import _mem_available_mb, _peak_rss_mb, _reset_peak_rss, _rss_mb
-from rnncomp.bench.report import _json_default
-from rnncomp.bench.util import _median, _round
+from rnncomp.tools.bench.coding import _pair, mosaic
+from rnncomp.tools.bench.procfs import _mem_available_mb, _peak_rss_mb, _reset_peak_rss, _rss_mb
+from rnncomp.tools.bench.report import _json_default
+from rnncomp.tools.bench.util import _median, _round
 from rnncomp.errors import RnncompError
 
 __all__ = ["main", "run_case"]
@@ -40,7 +40,7 @@ def _case_image(case: dict) -> np.ndarray:
 
 
 def run_case(case: dict) -> dict:
-    """Runs one child case in this process (``python -m rnncomp.bench --case JSON``) and returns its result.
+    """Runs one child case in this process (``python -m rnncomp.tools.bench --case JSON``) and returns its result.
 
     ``kind="memory"``: load the model, trace its graphs on a 32x32 image
     (``rss_after_load_mb``; ``load_peak_mb``: the high-water mark so far), reset
@@ -121,7 +121,7 @@ def run_case(case: dict) -> dict:
 
 
 def _child_command(case: dict) -> list[str]:
-    return [sys.executable, "-m", "rnncomp.bench", "--case", json.dumps(case)]
+    return [sys.executable, "-m", "rnncomp.tools.bench", "--case", json.dumps(case)]
 
 
 def _child_env() -> dict:
@@ -259,7 +259,7 @@ _CLI_BENCH = "import sys; from rnncomp.cli import main; sys.exit(main(['bench'] 
 
 
 def main(argv=None) -> int:
-    """``python -m rnncomp.bench [OPTIONS]`` = ``rnncomp bench [OPTIONS]``; ``--case JSON``: one child case.
+    """``python -m rnncomp.tools.bench [OPTIONS]`` = ``rnncomp bench [OPTIONS]``; ``--case JSON``: one child case.
 
     ``rnncomp bench`` runs in a child process (same interpreter and environment; its exit status is returned).
     """

@@ -3,7 +3,7 @@
 Measures the graph of a concrete function at a fixed size (``tf.compat.v1.profiler``,
 ``float_operation``) beside ``2 k_h k_w c_in c_out H_out W_out`` over its convolutions; times the
 e2e ICM / IRM and the SRGAN generator on the photo; and gives every model part the FLOP/s its
-timed calls achieved, against this CPU's peaks (:mod:`rnncomp.bench.peak`).
+timed calls achieved, against this CPU's peaks (:mod:`rnncomp.tools.bench.peak`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from rnncomp.bench.util import _median, _round
+from rnncomp.tools.bench.util import _median, _round
 
 __all__ = ["conv_flops", "count_flops", "model_flops"]
 

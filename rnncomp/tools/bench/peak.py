@@ -1,6 +1,6 @@
 """This CPU's float32 peak: theoretical (cores x clock x FLOPs per cycle, from ``lscpu``) and measured (a matmul).
 
-The bench relates the achieved FLOP/s of the models (:mod:`rnncomp.bench.flops`) to both.
+The bench relates the achieved FLOP/s of the models (:mod:`rnncomp.tools.bench.flops`) to both.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from rnncomp.bench.procfs import _cpuinfo_mhz
-from rnncomp.bench.util import _median, _round
+from rnncomp.tools.bench.procfs import _cpuinfo_mhz
+from rnncomp.tools.bench.util import _median, _round
 
 __all__ = ["matmul_peak", "theoretical_peak"]
 

@@ -1,13 +1,13 @@
 """Output of the bench: its result (``bench.json``) as the Markdown tables of ``bench.md``, and numpy scalars in JSON.
 
-Measures nothing: formats what :func:`rnncomp.bench.run_bench` measured.
+Measures nothing: formats what :func:`rnncomp.tools.bench.run_bench` measured.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnncomp.bench.coding import QUALITY
+from rnncomp.tools.bench.coding import QUALITY
 
 __all__ = ["format_markdown"]
 

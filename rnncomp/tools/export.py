@@ -166,7 +166,7 @@ def _state_ports(states, prefix: str, what: str) -> list:
 def _recurrent_graphs(m, size) -> dict:
     import tensorflow as tf
 
-    from rnncomp.models.base import pad_tensor
+    from rnncomp.models.padding import pad_tensor
 
     H, W = size
     s, B = int(m.stride), int(m.config.bits)
@@ -224,17 +224,17 @@ def bicubic_matrix(n_in: int, n_out: int) -> np.ndarray:
     """
     from keras import ops
 
-    from rnncomp.models.base import _to_numpy
+    from rnncomp.models.base import to_numpy
 
     impulses = np.eye(n_in, dtype=np.float32).reshape(n_in, n_in, 1, 1)
-    out = _to_numpy(ops.image.resize(impulses, (n_out, 1), interpolation="bicubic"))
+    out = to_numpy(ops.image.resize(impulses, (n_out, 1), interpolation="bicubic"))
     return np.ascontiguousarray(out[:, :, 0, 0].T)
 
 
 def _e2e_graphs(m, size) -> dict:
     import tensorflow as tf
 
-    from rnncomp.models.base import pad_tensor
+    from rnncomp.models.padding import pad_tensor
 
     H, W = size
     s, C = int(m.stride), int(m.config.compact_channels)
@@ -408,7 +408,7 @@ def _manifest(m, kind: str, fmt: str, size, graphs: dict) -> dict:
         },
         "loop": _loops(kind),
         "entropy_coding": "not exported: the .rnc file's entropy decoding stays in rnncomp "
-                          "(rnncomp.export.save_codes writes a file's codes as .npz); see docs/export.md",
+                          "(rnncomp.tools.export.save_codes writes a file's codes as .npz); see docs/export.md",
         "versions": versions,
     }
 
@@ -611,7 +611,7 @@ _EXAMPLE_SOURCE = r'''#!/usr/bin/env python3
 
     python decode_example.py CODES.npz -o image.png     (or image.npy)
 
-CODES.npz holds one image's codes, as rnncomp.export.save_codes writes them from an .rnc
+CODES.npz holds one image's codes, as rnncomp.tools.export.save_codes writes them from an .rnc
 file (the file's entropy decoding stays in rnncomp): recurrent codec: `bits`, uint8
 (iterations, h, w, B) in {0, 1}; end-to-end codec: `values`, uint8 (h, w, C), and `levels`.
 Both hold `shape` (H, W) and `fingerprint`. manifest.json beside this file describes every
@@ -729,7 +729,7 @@ def encode(image, folder=HERE, iterations=None, levels=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("codes", help="CODES.npz (rnncomp.export.save_codes)")
+    parser.add_argument("codes", help="CODES.npz (rnncomp.tools.export.save_codes)")
     parser.add_argument("-o", "--output", default="decoded.npy", help=".npy, or .png with Pillow installed")
     parser.add_argument("--iterations", type=int, help="decode only the first K iterations")
     args = parser.parse_args()

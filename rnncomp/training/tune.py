@@ -30,12 +30,12 @@ The objective is explicit: ``metric`` (``ms-ssim-rgb``, ``psnr-rgb``,
 ``ssim-rgb``, ``mse-rgb`` or ``bpp``) and ``direction`` (``max``/``min``), taken
 ``at`` one rate point (iterations of a binary codec, quantisation levels of an
 end-to-end codec), or as the RD-AUC (mean quality over ``auc: [lo, hi]`` bpp,
-:func:`rnncomp.rd.rd_auc`) of the curve over iterations 1..N (a binary codec) or
+:func:`rnncomp.evaluation.rd.rd_auc`) of the curve over iterations 1..N (a binary codec) or
 2, 4, ..., 256 levels (an end-to-end codec, trained levels or not). A curve
 that ends below ``hi`` (its largest file is smaller) is extended flat from its
 best file: a model cannot buy more quality with bits it does not use, so it is
 neither rewarded nor dropped. It is computed as ``rnncomp evaluate`` computes
-it, :func:`rnncomp.evaluate.evaluate_model` writing real files (``auto`` entropy
+it, :func:`rnncomp.evaluation.evaluate.evaluate_model` writing real files (``auto`` entropy
 coder) for the run's fixed validation crops.
 
 A sweep folder (``runs/sweeps/NAME``) holds keras-tuner's oracle and one
@@ -51,6 +51,9 @@ process, with ``KERASTUNER_ORACLE_IP``/``KERASTUNER_ORACLE_PORT`` set and
 ``KERASTUNER_TUNER_ID=chief`` in one process (it serves the oracle and writes
 the report at the end) and ``tuner0``, ``tuner1``, ... in the workers, which
 share the sweep folder (one machine, or a shared file system).
+
+The sweep file's schema (:class:`Sweep`, :class:`Objective`, :func:`load_sweep`) is in
+:mod:`rnncomp.training.experiments`; trial run folders are :mod:`rnncomp.training.runs`'s.
 """
 
 from __future__ import annotations
@@ -58,76 +61,41 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rnncomp.errors import RnncompError
+from rnncomp.training.experiments import Objective, Sweep, load_sweep, load_train_config
+from rnncomp.training.runs import checkpoint_dir, latest_checkpoint, write_json
 
-__all__ = ["Objective", "Sweep", "load_sweep", "read_trials", "tune", "write_report"]
-
-METRICS = ("ms-ssim-rgb", "psnr-rgb", "ssim-rgb", "mse-rgb", "bpp")
+__all__ = ["Objective", "Sweep", "load_sweep", "objective_value", "read_trials", "tune", "write_report"]
 
 
-@dataclass
-class Objective:
-    """What a sweep optimises: one metric at one rate point, or its RD-AUC over a bpp range."""
+def objective_value(objective: Objective, model, images: np.ndarray) -> float:
+    """The objective for ``model`` on ``images`` (uint8 crops), through real files."""
+    from rnncomp.codec import file_codec
+    from rnncomp.evaluation.evaluate import evaluate_model
 
-    metric: str = "ms-ssim-rgb"
-    direction: str = "max"
-    at: int | None = None
-    auc: tuple[float, float] | None = None
-
-    def __post_init__(self):
-        if self.metric not in METRICS:
-            raise RnncompError(f"objective metric {self.metric!r} is not one of {', '.join(METRICS)}")
-        if self.direction not in ("max", "min"):
-            raise RnncompError(f"objective direction must be 'max' or 'min', got {self.direction!r}")
-        if (self.at is None) == (self.auc is None):
-            raise RnncompError("the objective needs exactly one of 'at' (a rate point: iterations or "
-                               "levels) and 'auc' ([lo, hi] bpp)")
-        if self.auc is not None:
-            lo, hi = (float(v) for v in self.auc)
-            if not 0 <= lo < hi:
-                raise RnncompError(f"objective auc range must be 0 <= lo < hi bpp, got {self.auc}")
-            self.auc = (lo, hi)
-            if self.metric == "bpp":
-                raise RnncompError("an RD-AUC of bpp over bpp means nothing; choose a quality metric")
-
-    @property
-    def name(self) -> str:
-        """The metric's name in keras-tuner and the trials table, e.g. ``ms-ssim-rgb@8``."""
-        if self.at is not None:
-            return f"{self.metric}@{self.at}"
-        return f"rd-auc-{self.metric}@{self.auc[0]:g}-{self.auc[1]:g}bpp"
-
-    def compute(self, model, images: np.ndarray) -> float:
-        """The objective for ``model`` on ``images`` (uint8 crops), through real files."""
-        from rnncomp.codec import file_codec
-        from rnncomp.evaluate import evaluate_model
-
-        named = [(f"val{i:04d}", image) for i, image in enumerate(images)]
-        fc = file_codec(model)
-        points = [self.at] if self.at is not None else fc.tuning_rates()
-        result = evaluate_model(model, named, points, coders=("auto",), per_image=False, progress=False)
-        curve = next(r["results"] for name, r in result.items() if name.endswith("auto"))
-        if self.at is not None:
-            return float(curve[self.metric][0])
-        return auc_objective(curve["bpp"], curve[self.metric], self.auc)
+    named = [(f"val{i:04d}", image) for i, image in enumerate(images)]
+    fc = file_codec(model)
+    points = [objective.at] if objective.at is not None else fc.tuning_rates()
+    result = evaluate_model(model, named, points, coders=("auto",), per_image=False, progress=False)
+    curve = next(r["results"] for name, r in result.items() if name.endswith("auto"))
+    if objective.at is not None:
+        return float(curve[objective.metric][0])
+    return auc_objective(curve["bpp"], curve[objective.metric], objective.auc)
 
 
 def auc_objective(rate, quality, auc: tuple[float, float]) -> float:
-    """:func:`rnncomp.rd.rd_auc` over ``auc``, the curve extended flat from its largest file up to ``auc[1]``.
+    """:func:`rnncomp.evaluation.rd.rd_auc` over ``auc``, the curve extended flat from its largest file up to ``auc[1]``.
 
     A curve that starts above ``auc[0]`` still raises (its low rates do not exist).
     """
-    from rnncomp.rd import rd_auc
+    from rnncomp.evaluation.rd import rd_auc
 
     rate, quality = list(rate), list(quality)
     if max(rate) < auc[1]:  # files smaller than the range: their best quality is all that is on offer
@@ -135,95 +103,6 @@ def auc_objective(rate, quality, auc: tuple[float, float]) -> float:
         rate.append(auc[1])
         quality.append(quality[best])
     return rd_auc(rate, quality, auc)
-
-
-@dataclass
-class Sweep:
-    """A parsed sweep file (see the module docstring)."""
-
-    name: str
-    experiment: Path
-    objective: Objective
-    space: dict[str, dict]
-    overrides: dict = field(default_factory=dict)
-    hyperband: dict = field(default_factory=dict)
-    description: str = ""
-    source: dict = field(default_factory=dict)
-    path: str = ""
-
-    def declare(self, hp) -> dict:
-        """Declares the search space on ``hp`` and returns the experiment overrides of its values."""
-        out: dict[str, Any] = {}
-        for key, spec in self.space.items():
-            choice = spec.get("choice")
-            if isinstance(choice, dict):
-                label = hp.Choice(key, list(choice))
-                out.update(choice[label])
-            elif choice is not None:
-                out[key] = hp.Choice(key, list(choice))
-            else:
-                lo, hi = spec["min"], spec["max"]
-                sampling = spec.get("sampling", "linear")
-                if isinstance(lo, int) and isinstance(hi, int) and not isinstance(lo, bool):
-                    out[key] = hp.Int(key, lo, hi, step=spec.get("step"), sampling=sampling)
-                else:
-                    out[key] = hp.Float(key, float(lo), float(hi), step=spec.get("step"), sampling=sampling)
-        return out
-
-    def trial_config(self, overrides: dict, run_dir: Path | None = None, epochs: int | None = None):
-        """The experiment of one trial: base file, then the sweep's overrides, then the trial's."""
-        from rnncomp.train import load_train_config
-
-        over = {**self.overrides, **overrides}
-        if run_dir is not None:
-            over.update({"run_dir": str(run_dir), "keep_checkpoints": 1, "max_minutes": None})
-        if epochs is not None:
-            over["epochs"] = int(epochs)
-        return load_train_config(self.experiment, over)
-
-
-_SWEEP_FIELDS = {"name", "description", "experiment", "overrides", "objective", "hyperband", "space",
-                 "_comment"}
-_HYPERBAND_FIELDS = {"max_epochs", "factor", "hyperband_iterations", "seed", "max_retries_per_trial",
-                     "max_consecutive_failed_trials"}
-
-
-def load_sweep(path: str | Path) -> Sweep:
-    """Reads and checks a sweep file; every trial's config is checked by building the first one."""
-    from rnncomp.train import read_json_file
-
-    path = Path(path)
-    d = read_json_file(path, "sweep file")
-    unknown = sorted(set(d) - _SWEEP_FIELDS)
-    if unknown:
-        raise RnncompError(f"{path}: unknown sweep field(s) {', '.join(unknown)} "
-                           f"(known: {', '.join(sorted(_SWEEP_FIELDS - {'_comment'}))})")
-    for key in ("name", "experiment", "objective", "space"):
-        if key not in d:
-            raise RnncompError(f"{path}: the sweep needs {key!r}")
-    objective = d["objective"]
-    if "direction" not in objective:
-        raise RnncompError(f"{path}: the objective needs an explicit 'direction' (max or min)")
-    hyperband = dict(d.get("hyperband", {}))
-    bad = sorted(set(hyperband) - _HYPERBAND_FIELDS)
-    if bad:
-        raise RnncompError(f"{path}: unknown hyperband field(s) {', '.join(bad)} "
-                           f"(known: {', '.join(sorted(_HYPERBAND_FIELDS))})")
-    if hyperband.get("seed", 1) == 0:
-        raise RnncompError(f"{path}: hyperband seed 0 means 'no seed' to keras-tuner (it draws a random "
-                           "one); use a seed >= 1, or null for a random sweep")
-    if not d["space"]:
-        raise RnncompError(f"{path}: the search space is empty")
-    for key, spec in d["space"].items():
-        if not isinstance(spec, dict) or not ("choice" in spec or {"min", "max"} <= set(spec)):
-            raise RnncompError(f"{path}: space entry {key!r} needs 'choice' or 'min' and 'max'")
-        if "choice" in spec and not spec["choice"]:
-            raise RnncompError(f"{path}: space entry {key!r} has an empty choice")
-    sweep = Sweep(name=d["name"], experiment=(path.parent / d["experiment"]).resolve(),
-                  objective=Objective(**objective), space=d["space"], overrides=d.get("overrides", {}),
-                  hyperband=hyperband, description=d.get("description", ""), source=d, path=str(path))
-    sweep.trial_config({})  # a base experiment that does not load fails here, not in trial 1
-    return sweep
 
 
 class _Interrupted(Exception):
@@ -257,7 +136,7 @@ def _tuner_class():
                              **kwargs)
 
         def run_trial(self, trial, *args, **kwargs):
-            from rnncomp.train import Trainer
+            from rnncomp.training.trainer import Trainer
 
             hp = trial.hyperparameters
             values = hp.values
@@ -265,11 +144,10 @@ def _tuner_class():
             run_dir = Path(self.get_trial_dir(trial.trial_id)) / "run"
             epochs = int(values.get("tuner/epochs", self.sweep.hyperband.get("max_epochs", 1)))
             parent = values.get("tuner/trial_id")
-            if parent and not (run_dir / "checkpoints").is_dir():  # promoted: continue the parent's run
-                source = Path(self.get_trial_dir(parent)) / "run" / "checkpoints"
-                latest = sorted(p for p in source.glob("step-*") if (p / "state.json").is_file())
-                if latest:
-                    shutil.copytree(latest[-1], run_dir / "checkpoints" / latest[-1].name)
+            if parent and not checkpoint_dir(run_dir).is_dir():  # promoted: continue the parent's run
+                latest = latest_checkpoint(checkpoint_dir(Path(self.get_trial_dir(parent)) / "run"))
+                if latest is not None:
+                    shutil.copytree(latest, checkpoint_dir(run_dir) / latest.name)
             cfg = self.sweep.trial_config(overrides, run_dir=run_dir, epochs=epochs)
             cfg.name = f"{self.sweep.name}-{trial.trial_id}"
             start = time.perf_counter()
@@ -282,7 +160,7 @@ def _tuner_class():
             if trainer.stop_reason in ("SIGINT", "SIGTERM"):
                 self.interrupted = True
                 raise kt.errors.FatalError(f"trial {trial.trial_id} stopped by {trainer.stop_reason}")
-            value = self.sweep.objective.compute(trainer.model, trainer.val_images)
+            value = objective_value(self.sweep.objective, trainer.model, trainer.val_images)
             if not math.isfinite(value):
                 raise kt.errors.FailedTrialError(f"objective {self.sweep.objective.name} is {value}")
             return {self.sweep.objective.name: value,
@@ -339,7 +217,7 @@ def tune(sweep_path: str | Path, directory: str | Path = "runs/sweeps", overwrit
                                "to start over, or give the sweep another name")
     folder.mkdir(parents=True, exist_ok=True)
     if not worker:
-        saved.write_text(json.dumps(sweep.source, indent=2) + "\n")
+        write_json(saved, sweep.source)
     hb = {"max_epochs": 3, "factor": 3, "hyperband_iterations": 1, "seed": 1, **sweep.hyperband}
     tuner = _tuner_class()(sweep, out=out, max_trials=max_trials, directory=str(directory),
                            project_name=sweep.name, overwrite=False, **hb)
@@ -431,18 +309,16 @@ def write_report(folder: str | Path, sweep: Sweep) -> dict:
                            f"{cfg.steps_per_epoch} steps). Base: {sweep.experiment.name} with the sweep's "
                            f"overrides; hyperparameters: {json.dumps(best['hyperparameters'], sort_keys=True)}."
                            " Epochs and steps per epoch are the base experiment's (the sweep's are its budget).")
-        from rnncomp.train import load_train_config
-
         base = load_train_config(sweep.experiment)
         cfg.epochs, cfg.steps_per_epoch = base.epochs, base.steps_per_epoch
         best_doc = cfg.to_dict()
         best_doc.pop("run_dir", None)
-        (folder / "best.json").write_text(json.dumps(best_doc, indent=2) + "\n")
+        write_json(folder / "best.json", best_doc)
         report["best_config"] = str(folder / "best.json")
         lines += ["", f"Best: trial {best['trial']}, {obj.name} = {best['metrics'][obj.name]:.6g}; "
                       f"its experiment file: `best.json` (`rnncomp train --config {folder / 'best.json'}`)."]
     (folder / "trials.md").write_text("\n".join(lines) + "\n")
-    (folder / "trials.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(folder / "trials.json", report)
     return report
 
 

@@ -6,10 +6,10 @@ layout) and patch sizes, with the issue's defaults: batch 32, 8 iterations,
 32x32 and 64x64 patches. The first step (tracing / compiling) is timed
 separately and excluded from the per-step figure.
 
-Run ``python -m rnncomp.bench.training --help`` (``make bench-train``). oneDNN
+Run ``python -m rnncomp.tools.bench.training --help`` (``make bench-train``). oneDNN
 must be chosen before TensorFlow is imported, so ``--onednn on|off`` sets
 ``TF_ENABLE_ONEDNN_OPTS`` in this process only when TensorFlow has not been
-imported yet (the CLI entry point does this first; importing :mod:`rnncomp.bench`
+imported yet (the CLI entry point does this first; importing :mod:`rnncomp.tools.bench`
 does not import TensorFlow). The full-width step takes ~20 s on a 2-core CPU:
 keep ``--steps`` small.
 """
@@ -114,7 +114,7 @@ def format_table(rows, header=True) -> str:
 
 def _parser():
     p = argparse.ArgumentParser(
-        prog="python -m rnncomp.bench.training",
+        prog="python -m rnncomp.tools.bench.training",
         description="Training-speed benchmark of the recurrent codec (Toderici et al. 2017).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

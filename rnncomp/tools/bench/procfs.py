@@ -11,7 +11,7 @@ from __future__ import annotations
 import resource
 import sys
 
-from rnncomp.bench.util import _round
+from rnncomp.tools.bench.util import _round
 
 
 def _proc_field(path: str, name: str) -> str | None:

@@ -2,7 +2,7 @@
 
 Two input formats are read:
 
-* CompressAI-style JSON (what :mod:`rnncomp.evaluate` writes, and
+* CompressAI-style JSON (what :mod:`rnncomp.evaluation.evaluate` writes, and
   ``shared/anchors/kodak-rd/compressai/*.json``): ``results`` holds ``bpp`` and
   one list per metric (``psnr-rgb``, ``ms-ssim-rgb``, ...).
 * tensorflow/compression text files (``shared/anchors/kodak-rd/tfc/<METRIC>/*.txt``):
@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from rnncomp.errors import RnncompError
-from rnncomp.metrics import ms_ssim_db
+from rnncomp.evaluation.metrics import ms_ssim_db
 
 __all__ = ["Curve", "load_curve", "plot_rd"]
 

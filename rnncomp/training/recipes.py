@@ -4,7 +4,7 @@ On a 2-core CPU, time-to-quality decides what the shipped model can be, so each
 candidate recipe (learning rate, unit, hidden kernels, iterations per step, a
 fine-tuning schedule, ...) is trained for the same number of minutes and
 validated on the same fixed crops (``validation.jsonl`` of each run, see
-:mod:`rnncomp.train`). The comparison writes ``recipes.json`` (every run's
+:mod:`rnncomp.training.trainer`). The comparison writes ``recipes.json`` (every run's
 curve), ``recipes.md`` (a table) and ``recipes.png`` (validation MS-SSIM vs
 training minutes, and the final per-iteration MS-SSIM / PSNR)::
 
@@ -44,7 +44,8 @@ def _finished(run_dir: Path) -> bool:
 def run_recipe(config: str | Path, minutes: float, runs: str | Path = "runs/recipes",
                force: bool = False, out=None, progress: bool = False) -> Path:
     """Trains one recipe for ``minutes`` (train time of this call) and returns its run folder."""
-    from rnncomp.train import Trainer, load_train_config
+    from rnncomp.training.experiments import load_train_config
+    from rnncomp.training.trainer import Trainer
 
     cfg = load_train_config(config)
     run_dir = Path(runs) / cfg.name

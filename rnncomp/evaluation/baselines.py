@@ -37,7 +37,7 @@ from PIL import Image, features
 
 from rnncomp.errors import RnncompError
 from rnncomp.images import decode_image
-from rnncomp.metrics import bits_per_pixel
+from rnncomp.evaluation.metrics import bits_per_pixel
 
 __all__ = [
     "CODECS",

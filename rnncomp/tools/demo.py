@@ -33,7 +33,7 @@ def _samples(thumbs: int) -> list[tuple[str, np.ndarray]]:
 
 
 def _scores(original, decoded) -> dict:
-    from rnncomp.metrics import ms_ssim, psnr
+    from rnncomp.evaluation.metrics import ms_ssim, psnr
 
     return {"psnr": float(np.ravel(psnr(original, decoded))[0]),
             "ms_ssim": float(np.ravel(ms_ssim(original, decoded))[0])}
@@ -65,7 +65,7 @@ def _panel(path: Path, original, rows: list[tuple[str, np.ndarray]]):
 def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4, 8), thumbs: int = 4,
              entropy: str | None = None, out=print) -> dict:
     """Compress/decompress the bundled samples; compare with JPEG at no more bytes. Returns the rows."""
-    from rnncomp.baselines import get_codec
+    from rnncomp.evaluation.baselines import get_codec
     from rnncomp.codec import compress, decompress, resolve_model
     from rnncomp.images import save_image
     from rnncomp.zoo import model_name

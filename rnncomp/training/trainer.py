@@ -17,131 +17,45 @@ experiment config), ``log.txt`` (the same log), ``tensorboard/`` and
 ``checkpoints/step-NNNNNNNN/`` (model config + weights + optimiser state +
 ``state.json``) and ``validation.jsonl`` (one line per validation: step,
 cumulative training seconds, MS-SSIM/PSNR/bpp per iteration; the validation
-curves that :mod:`rnncomp.recipes` compares). A checkpoint is written every
+curves that :mod:`rnncomp.training.recipes` compares). A checkpoint is written every
 ``checkpoint_minutes``, at the end, after ``max_minutes``, and on SIGINT/SIGTERM; the last ``keep_checkpoints`` are kept. ``--resume``
 restores weights, optimiser state and step; the data position is a function of
-the step (see :mod:`rnncomp.data`), so the resumed run sees the same batches.
+the step (see :mod:`rnncomp.training.data`), so the resumed run sees the same batches.
 A NaN/Inf loss stops the run with a message; the last good checkpoint stays.
+The experiment schema is :class:`rnncomp.training.experiments.TrainConfig`; the run
+folder and checkpoint layout is :mod:`rnncomp.training.runs`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import os
-import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from rnncomp.config import training_only_fields
 from rnncomp.errors import RnncompError
+from rnncomp.training.experiments import TrainConfig, load_train_config, read_json_file
+from rnncomp.training.runs import (CONFIG_FILE, checkpoint_dir, default_run_dir, latest_checkpoint,
+                                   list_checkpoints, open_log, optimizer_arrays, read_optimizer_arrays,
+                                   read_run_config, read_state, restore_optimizer, write_checkpoint,
+                                   write_run_config)
 
 __all__ = ["TrainConfig", "Trainer", "load_train_config", "pipeline_throughput", "read_json_file", "train"]
 
+#: The optimizer state file of a checkpoint (beside the model's config.json + model.weights.h5).
+OPTIMIZER_FILE = "optimizer.npz"
 
-@dataclass
-class TrainConfig:
-    """One experiment: model, data, optimiser, schedule. Stored as JSON in ``experiments/``.
-
-    ``model`` is either ``{"preset": REGISTRY_NAME, **overrides}`` or a full model
-    config dict (with ``model_type``). ``data.sources`` are :class:`rnncomp.data.Source`
-    fields; ``data.validation`` optionally lists more sources whose images are all
-    used for validation (besides the training sources' holdouts). ``optimizer.schedule`` is ``constant``, ``cosine`` or ``exponential``
-    (with ``decay_steps``, ``decay_rate``/``alpha``, optional ``warmup_steps``).
-    ``strategy`` is ``default``, ``mirrored`` (all local devices) or ``multiworker``
-    (machines listed in ``TF_CONFIG``).
-    """
-
-    name: str = "run"
-    model: dict = field(default_factory=lambda: {"preset": "toderici2017-lstm"})
-    data: dict = field(default_factory=dict)
-    optimizer: dict = field(default_factory=lambda: {"name": "adam", "learning_rate": 5e-4})
-    steps_per_epoch: int = 24
-    epochs: int = 100
-    log_every: int = 10
-    checkpoint_minutes: float = 5.0
-    keep_checkpoints: int = 3
-    validation_images: int = 64
-    validation_patch: int = 64
-    tensorboard_images: int = 2
-    seed: int = 0
-    strategy: str = "default"
-    run_dir: str | None = None
-    description: str = ""
-    #: Stop (with a checkpoint and a final validation) after this many minutes of this invocation.
-    max_minutes: float | None = None
-    #: A checkpoint folder whose model weights start the run (fine-tuning; fresh optimizer, step 0).
-    init_from: str | None = None
-    #: Iterations decoded in validation (default: the model's training iterations).
-    validation_iterations: int | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names - {"_comment"})
-        if unknown:
-            raise RnncompError(f"unknown training config field(s): {', '.join(unknown)} "
-                               f"(known: {', '.join(sorted(names))})")
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def read_json_file(path: Path, what: str = "config file") -> dict:
-    """A JSON file's contents; a missing file or bad JSON is an :class:`RnncompError` naming it."""
-    if not path.is_file():
-        raise RnncompError(f"{path}: no such {what}")
-    try:
-        return json.loads(path.read_text())
-    except ValueError as e:
-        raise RnncompError(f"{path}: not valid JSON ({e})") from None
-
-
-def _read_config(path: Path, depth: int = 0) -> dict:
-    """A config file's JSON; ``"extends": "other.json"`` (relative to it) is merged under it."""
-    d = read_json_file(path)
-    parent = d.pop("extends", None)
-    if parent is None:
-        return d
-    if depth > 8:
-        raise RnncompError(f"{path}: 'extends' chain too deep (a cycle?)")
-    return _merge(_read_config(path.parent / parent, depth + 1), d)
-
-
-def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    """Reads an experiment JSON file; ``overrides`` (dotted keys allowed) win.
-
-    A file may start from another with ``"extends": "base.json"``: nested objects
-    (``model``, ``data``, ``optimizer``) are merged key by key, lists are replaced.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise RnncompError(f"{path}: no such config file")
-    d = _read_config(path)
-    for key, value in (overrides or {}).items():
-        node = d
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    cfg = TrainConfig.from_dict(d)
-    if cfg.run_dir is None:
-        cfg.run_dir = str(Path("runs") / cfg.name)
-    return cfg
+#: Training-only fields (:func:`rnncomp.config.training_only_fields`) that ``init_from`` still
+#: requires to match between the checkpoint and the run. The fingerprint leaves out an end-to-end
+#: model's decoder-side upscaler defaults (they do not change its codes), but the trainer's own
+#: list of loose fields never had them, so a fine-tuning run has always needed a checkpoint with
+#: the same ``upscaler`` and ``srgan_model``: this keeps that behaviour (see ``Trainer.setup``).
+INIT_FROM_MUST_MATCH = frozenset({"upscaler", "srgan_model"})
 
 
 # --- pieces ---------------------------------------------------------------------------------------
@@ -201,7 +115,7 @@ def make_strategy(name: str):
 
 
 def _sources(cfg: TrainConfig):
-    from rnncomp.data import Source
+    from rnncomp.training.data import Source
 
     sources = cfg.data.get("sources")
     if not sources:
@@ -212,19 +126,13 @@ def _sources(cfg: TrainConfig):
 # --- the trainer ----------------------------------------------------------------------------------
 
 
-def _opt_name(variable) -> str:
-    """An optimizer variable's path without the optimizer's own (process-dependent) name."""
-    path = getattr(variable, "path", variable.name)
-    return path.split("/", 1)[1] if "/" in path else path
-
-
 class Trainer:
     """Builds the model, data and callbacks of one run and drives ``fit``."""
 
     def __init__(self, cfg: TrainConfig, resume: bool = False, out=None, progress: bool = False):
         self.cfg = cfg
-        self.run_dir = Path(cfg.run_dir or Path("runs") / cfg.name)
-        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.run_dir = Path(cfg.run_dir or default_run_dir(cfg.name))
+        self.ckpt_dir = checkpoint_dir(self.run_dir)
         self.resume = resume
         self.out = out or sys.stdout
         self.progress = progress
@@ -248,55 +156,31 @@ class Trainer:
     # checkpoints ---------------------------------------------------------------------------------
 
     def checkpoints(self) -> list[Path]:
-        if not self.ckpt_dir.is_dir():
-            return []
-        return sorted(p for p in self.ckpt_dir.glob("step-*") if (p / "state.json").is_file())
+        """This run's complete checkpoints, oldest first."""
+        return list_checkpoints(self.ckpt_dir)
 
     def save(self) -> Path:
+        """Writes a checkpoint of the current step (model, optimizer state, ``state.json``)."""
         from rnncomp.models.checkpoint import save_checkpoint
 
-        final = self.ckpt_dir / f"step-{self.step:08d}"
-        tmp = self.ckpt_dir / f".tmp-step-{self.step:08d}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_checkpoint(self.model, tmp)
-        opt_vars = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in self.model.optimizer.variables]
-        names = [_opt_name(v) for v in self.model.optimizer.variables]
-        np.savez(tmp / "optimizer.npz", *opt_vars, names=np.asarray(names))
-        (tmp / "state.json").write_text(json.dumps({"step": self.step, "time": time.time(),
-                                                     "train_seconds": round(self.train_seconds, 3)}) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)  # atomic: a checkpoint is complete or absent
-        for old in self.checkpoints()[: -self.cfg.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
+        def write(folder: Path) -> dict:
+            save_checkpoint(self.model, folder)
+            np.savez(folder / OPTIMIZER_FILE, **optimizer_arrays(self.model.optimizer))
+            return {"step": self.step, "time": time.time(), "train_seconds": round(self.train_seconds, 3)}
+
+        return write_checkpoint(self.ckpt_dir, self.step, write, self.cfg.keep_checkpoints)
 
     def restore(self, path: Path) -> None:
+        """Restores model weights, optimizer state (the learning rate stays the config's) and step."""
         from rnncomp.models.checkpoint import load_checkpoint
 
         self.model.set_weights(load_checkpoint(path).get_weights())  # model weights only
         opt = self.model.optimizer
         opt.build(self.model.trainable_variables)
-        with np.load(path / "optimizer.npz") as d:
-            values = [d[f"arr_{i}"] for i in range(len([f for f in d.files if f.startswith("arr_")]))]
-            names = [str(n) for n in d["names"]] if "names" in d.files else None
-        wanted = [_opt_name(v) for v in opt.variables]
-        if names is None and len(values) == len(wanted) + 1 and "learning_rate" not in wanted:
-            names = [wanted[0], "learning_rate"] + wanted[1:]  # an old file saved with a constant rate
-        if names is not None:
-            # The learning rate is the config's (a variable only with a constant rate, so a run
-            # may move to or from a schedule, or change its rate, on resume); the rest in order
-            # (names repeat across layers, e.g. "kernel_momentum", so order is the identity).
-            rest = iter(v for n, v in zip(names, values) if n != "learning_rate")
-            n_rest = sum(1 for n in names if n != "learning_rate")
-            if n_rest != sum(1 for n in wanted if n != "learning_rate"):
-                raise RnncompError(f"{path}: optimizer state has {n_rest} variables besides the learning "
-                                   f"rate, expected {sum(1 for n in wanted if n != 'learning_rate')}")
-            values = [np.asarray(opt.learning_rate) if n == "learning_rate" else next(rest) for n in wanted]
-        if len(values) != len(opt.variables):
-            raise RnncompError(f"{path}: optimizer state has {len(values)} variables, expected {len(opt.variables)}")
-        for var, value in zip(opt.variables, values):
-            var.assign(value)
-        state = json.loads((path / "state.json").read_text())
+        with np.load(path / OPTIMIZER_FILE) as d:
+            values, names = read_optimizer_arrays(d)
+        restore_optimizer(opt, values, names, path)
+        state = read_state(path)
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
 
@@ -308,7 +192,7 @@ class Trainer:
         Rate points: the iterations of a binary codec, the quantisation levels of an
         end-to-end codec (``model.validation_points``); the last is the best quality.
         """
-        from rnncomp.metrics import ms_ssim, psnr
+        from rnncomp.evaluation.metrics import ms_ssim, psnr
 
         iterations = int(self.cfg.validation_iterations or self.model.config.iterations)
         out = {"ms-ssim": [], "psnr": [], "recon": [], "bpp": [], "labels": []}
@@ -330,7 +214,7 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        from rnncomp.data import make_validation_set
+        from rnncomp.training.data import make_validation_set
         from rnncomp.models.checkpoint import build_model
 
         cfg = self.cfg
@@ -339,12 +223,10 @@ class Trainer:
             raise RnncompError(f"{self.run_dir} already has checkpoints: pass --resume to continue it, "
                                "or choose another run_dir")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        saved = self.run_dir / "config.json"
-        if self.resume and saved.is_file():
-            prior = json.loads(saved.read_text())
-            if prior.get("model") != cfg.model:
-                raise RnncompError(f"{saved}: the run was made with another model config; cannot resume")
-        saved.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        prior = read_run_config(self.run_dir) if self.resume else None
+        if prior is not None and prior.get("model") != cfg.model:
+            raise RnncompError(f"{self.run_dir / CONFIG_FILE}: the run was made with another model config; cannot resume")
+        write_run_config(self.run_dir, cfg.to_dict())
         keras.utils.set_random_seed(cfg.seed)
         self.strategy = make_strategy(cfg.strategy)
         with self.strategy.scope():
@@ -356,8 +238,7 @@ class Trainer:
             from rnncomp.models.checkpoint import load_checkpoint
 
             init = load_checkpoint(Path(cfg.init_from))
-            loose = ("name", "seed", "iterations", "iteration_weights", "beta",  # training-only fields
-                     "levels", "default_levels", "low_variance", "loss")  # (end-to-end models)
+            loose = set(training_only_fields(self.model.config)) - INIT_FROM_MUST_MATCH
             a, b = (({k: v for k, v in m.config.to_dict().items() if k not in loose}) for m in (init, self.model))
             if a != b:
                 raise RnncompError(f"init_from {cfg.init_from}: its model config differs from this run's")
@@ -365,16 +246,16 @@ class Trainer:
         patch = int(cfg.data.get("patch", 32))
         self.sources = _sources(cfg)
         self.patch = patch
-        from rnncomp.data import Source
+        from rnncomp.training.data import Source
 
         self.val_images = make_validation_set(
             self.sources, cfg.validation_patch, cfg.validation_images, cfg.seed,
             [Source(**v) for v in cfg.data.get("validation", [])])
         self.writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
-        self._log_file = open(self.run_dir / "log.txt", "a")
+        self._log_file = open_log(self.run_dir)
 
     def _dataset(self, start_step: int):
-        from rnncomp.data import Augment, make_train_dataset
+        from rnncomp.training.data import Augment, make_train_dataset
 
         ds, _ = make_train_dataset(self.sources, self.patch, self.cfg.seed, start_step,
                                    Augment.from_dict(self.cfg.data.get("augment")))
@@ -417,10 +298,9 @@ class Trainer:
             self.bar.close()
             self.bar = None
         if self.stop_reason == "nan":
-            good = self.checkpoints()
             raise RnncompError(
                 f"the loss became NaN/Inf at step {self.step}; stopped. Last good checkpoint: "
-                f"{good[-1] if good else 'none'}")
+                f"{latest_checkpoint(self.ckpt_dir) or 'none'}")
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -537,7 +417,7 @@ class _Callback:
 
 def pipeline_throughput(cfg: TrainConfig, batches: int = 50, warmup: int = 5) -> dict:
     """Crops per second of the training input pipeline alone (no model), after warm-up."""
-    from rnncomp.data import Augment, make_train_dataset
+    from rnncomp.training.data import Augment, make_train_dataset
 
     ds, _ = make_train_dataset(_sources(cfg), int(cfg.data.get("patch", 32)), cfg.seed, 0,
                                Augment.from_dict(cfg.data.get("augment")))

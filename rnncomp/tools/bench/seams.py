@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncomp.bench.coding import mosaic
-from rnncomp.bench.report import _json_default
+from rnncomp.tools.bench.coding import mosaic
+from rnncomp.tools.bench.report import _json_default
 from rnncomp.errors import RnncompError
 
 __all__ = ["seam_report", "window_border_mask"]

@@ -6,7 +6,7 @@ schedule: the generator is first trained alone with the MSE content loss
 (SRResNet-MSE, ``pretrain_steps``), then G and D are trained adversarially
 (Adam, beta_1 0.9, lr 1e-4; the paper then lowers the rate to 1e-5 for the second
 half, ``decay=True``). Random HR crops of ``patch`` px come from
-:func:`rnncomp.data.make_train_dataset` (random crops, flips, 90-degree
+:func:`rnncomp.training.data.make_train_dataset` (random crops, flips, 90-degree
 rotations; no rescaling or colour changes, which would change the HR statistics);
 their LR inputs are made in the training step by bicubic x4 downscaling.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -33,6 +32,11 @@ import numpy as np
 
 from rnncomp.config import SRGANConfig
 from rnncomp.errors import RnncompError
+from rnncomp.training.experiments import SRGANExperiment as _Exp
+from rnncomp.training.experiments import load_srgan_experiment
+from rnncomp.training.runs import (checkpoint_dir, latest_checkpoint, list_checkpoints, open_log,
+                                   optimizer_arrays, optimizer_variable_name, read_optimizer_arrays,
+                                   read_state, restore_optimizer, write_checkpoint, write_run_config)
 
 __all__ = ["evaluate_upscaling", "rgb_to_y", "train_srgan", "train_srgan_config", "write_upscaling_result"]
 
@@ -43,37 +47,30 @@ _ARCH_FIELDS = ("upscale", "generator_filters", "generator_blocks", "discriminat
 # --- training -------------------------------------------------------------------------------------
 
 
-def _opt_name(variable) -> str:
-    path = getattr(variable, "path", variable.name)
-    return path.split("/", 1)[1] if "/" in path else path
+#: A checkpoint's discriminator weights (beside the generator's config.json + model.weights.h5).
+DISCRIMINATOR_FILE = "discriminator.weights.h5"
+#: A checkpoint's optimizer state: ``g_0``, ``g_1``, ..., ``g_names`` for G, the same with ``d_`` for D.
+OPTIMIZERS_FILE = "optimizers.npz"
 
 
-def _checkpoints(ckpt_dir: Path) -> list[Path]:
-    if not ckpt_dir.is_dir():
-        return []
-    return sorted(p for p in ckpt_dir.glob("step-*") if (p / "state.json").is_file())
+def _optimizers(model):
+    """(npz key prefix, optimizer) of G and D."""
+    return (("g", model.g_optimizer), ("d", model.d_optimizer))
 
 
 def _save(model, ckpt_dir: Path, step: int, state: dict, keep: int) -> Path:
     from rnncomp.models.checkpoint import save_checkpoint
 
-    final = ckpt_dir / f"step-{step:08d}"
-    tmp = ckpt_dir / f".tmp-step-{step:08d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_checkpoint(model.generator, tmp)
-    model.discriminator.save_weights(str(tmp / "discriminator.weights.h5"))
-    arrays = {}
-    for prefix, opt in (("g", model.g_optimizer), ("d", model.d_optimizer)):
-        for i, v in enumerate(opt.variables):
-            arrays[f"{prefix}_{i}"] = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
-        arrays[f"{prefix}_names"] = np.asarray([_opt_name(v) for v in opt.variables])
-    np.savez(tmp / "optimizers.npz", **arrays)
-    (tmp / "state.json").write_text(json.dumps(dict(state, step=step, time=time.time())) + "\n")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)  # atomic: a checkpoint is complete or absent
-    for old in _checkpoints(ckpt_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+    def write(folder: Path) -> dict:
+        save_checkpoint(model.generator, folder)
+        model.discriminator.save_weights(str(folder / DISCRIMINATOR_FILE))
+        arrays = {}
+        for prefix, opt in _optimizers(model):
+            arrays.update(optimizer_arrays(opt, f"{prefix}_", f"{prefix}_names"))
+        np.savez(folder / OPTIMIZERS_FILE, **arrays)
+        return dict(state, step=step, time=time.time())
+
+    return write_checkpoint(ckpt_dir, step, write, keep)
 
 
 def _restore(model, path: Path, config: SRGANConfig) -> dict:
@@ -86,24 +83,23 @@ def _restore(model, path: Path, config: SRGANConfig) -> dict:
                            f"({', '.join(f'{f}={getattr(saved, f, None)}' for f in _ARCH_FIELDS)}); "
                            "cannot resume: choose another run_dir")
     model.generator.load_weights(str(path / WEIGHTS_FILENAME))
-    model.discriminator.load_weights(str(path / "discriminator.weights.h5"))
-    with np.load(path / "optimizers.npz") as d:
-        for prefix, opt in (("g", model.g_optimizer), ("d", model.d_optimizer)):
-            names = [str(n) for n in d[f"{prefix}_names"]]
-            values = [d[f"{prefix}_{i}"] for i in range(len(names))]
-            wanted = [_opt_name(v) for v in opt.variables]
+    model.discriminator.load_weights(str(path / DISCRIMINATOR_FILE))
+    with np.load(path / OPTIMIZERS_FILE) as d:
+        for prefix, opt in _optimizers(model):
+            values, names = read_optimizer_arrays(d, f"{prefix}_", f"{prefix}_names")
+            wanted = [optimizer_variable_name(v) for v in opt.variables]
             if len(names) != len(wanted):
                 raise RnncompError(f"{path}: optimizer state has {len(names)} variables, expected {len(wanted)}")
-            for var, name, value in zip(opt.variables, names, values):
-                if name != "learning_rate":  # the rate is this run's (set by the schedule)
-                    var.assign(value)
-    return json.loads((path / "state.json").read_text())
+            restore_optimizer(opt, values, names, path)  # the rate stays this run's (set by the schedule)
+    return read_state(path)
 
 
-def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20_000, pretrain_steps: int = 10_000,
-                config: SRGANConfig | dict | None = None, patch: int = 96, batch: int = 16, lr: float = 1e-4,
-                seed: int = 0, resume: bool = True, progress: bool = True, log=print, log_every: int = 50,
-                checkpoint_minutes: float = 10.0, keep_checkpoints: int = 3, decay: bool = True) -> dict:
+def train_srgan(run_dir, data_dir, minutes: float | None = _Exp.minutes, steps: int = _Exp.steps,
+                pretrain_steps: int = _Exp.pretrain_steps, config: SRGANConfig | dict | None = None,
+                patch: int = _Exp.patch, batch: int = _Exp.batch, lr: float = _Exp.lr, seed: int = _Exp.seed,
+                resume: bool = True, progress: bool = True, log=print, log_every: int = _Exp.log_every,
+                checkpoint_minutes: float = _Exp.checkpoint_minutes, keep_checkpoints: int = _Exp.keep_checkpoints,
+                decay: bool = _Exp.decay) -> dict:
     """Trains SRResNet then SRGAN (Ledig et al. 2017) on crops of an image folder.
 
     Steps ``0 .. pretrain_steps - 1`` train the generator alone with the MSE
@@ -111,6 +107,9 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
     adversarially with ``config.content_loss``. With ``decay``, the rate of both
     optimizers drops to ``lr / 10`` for the second half of the adversarial steps
     (the paper: 10^5 steps at 1e-4, 10^5 at 1e-5).
+
+    The defaults are those of an experiment file that leaves a field out
+    (:class:`rnncomp.training.experiments.SRGANExperiment`).
 
     Checkpoints go to ``run_dir/checkpoints/step-NNNNNNNN/`` every
     ``checkpoint_minutes`` and at the end: the generator as
@@ -125,7 +124,7 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
 
     Args:
         run_dir: the run's directory.
-        data_dir: an image folder (or any :class:`rnncomp.data.Source` spec).
+        data_dir: an image folder (or any :class:`rnncomp.training.data.Source` spec).
         minutes: stop after this much wall time (then checkpoint), if given.
         steps: total steps, pre-training included.
         pretrain_steps: SRResNet-MSE steps first.
@@ -141,7 +140,7 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
     """
     import keras
 
-    from rnncomp.data import Augment, Source, make_train_dataset
+    from rnncomp.training.data import Augment, Source, make_train_dataset
     from rnncomp.models.srgan import SRGAN
 
     config = SRGANConfig.from_dict(config) if isinstance(config, dict) else (config or SRGANConfig())
@@ -151,12 +150,12 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
     if not 0 <= pretrain_steps <= steps:
         raise RnncompError(f"need 0 <= pretrain_steps <= steps, got {pretrain_steps} and {steps}")
     run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    existing = _checkpoints(ckpt_dir)
+    ckpt_dir = checkpoint_dir(run_dir)
+    existing = list_checkpoints(ckpt_dir)
     if existing and not resume:
         raise RnncompError(f"{run_dir} already has checkpoints: resume it, or choose another run_dir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    log_file = open(run_dir / "log.txt", "a")
+    log_file = open_log(run_dir)
     bar = None
 
     def say(line: str) -> None:
@@ -227,9 +226,8 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
             logs = model.train_on_batch(hr, return_dict=True)
             train_seconds += time.perf_counter() - t0
             if not all(math.isfinite(float(v)) for v in logs.values()):
-                good = _checkpoints(ckpt_dir)
                 raise RnncompError(f"a loss became NaN/Inf at step {step + 1} ({logs}); stopped. "
-                                   f"Last good checkpoint: {good[-1] if good else 'none'}")
+                                   f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
             step += 1
             for k, v in logs.items():
                 window.setdefault(k, []).append(float(v))
@@ -282,35 +280,20 @@ def train_srgan(run_dir, data_dir, minutes: float | None = None, steps: int = 20
 def train_srgan_config(path, minutes: float | None = None, progress: bool = True, log=print) -> dict:
     """Runs :func:`train_srgan` from an experiment JSON (``rnncomp srgan-train --config``).
 
-    Fields: ``name``, ``run_dir`` (default ``runs/<name>``), ``data`` (an image folder or
-    :class:`rnncomp.data.Source` spec; ``$SHARED`` / ``$SAMPLES`` expand), ``model``
+    The file is an :class:`rnncomp.training.experiments.SRGANExperiment`: ``name``,
+    ``run_dir`` (default ``runs/<name>``), ``data`` (an image folder or
+    :class:`rnncomp.training.data.Source` spec; ``$SHARED`` / ``$SAMPLES`` expand), ``model``
     (:class:`SRGANConfig` fields), and :func:`train_srgan`'s ``steps``, ``pretrain_steps``,
     ``patch``, ``batch``, ``lr``, ``seed``, ``log_every``, ``checkpoint_minutes``,
     ``keep_checkpoints``, ``decay``, ``minutes`` (``minutes`` here overrides it).
     """
-    from rnncomp.train import _read_config
-
-    d = _read_config(Path(path))
-    d.pop("description", None)
-    d.pop("_comment", None)
-    name = d.pop("name", "srgan")
-    run_dir = d.pop("run_dir", None) or str(Path("runs") / name)
-    try:
-        data, model = d.pop("data"), d.pop("model", {})
-    except KeyError:
-        raise RnncompError(f"{path}: the SRGAN experiment needs 'data' (an image folder)") from None
-    allowed = {"steps", "pretrain_steps", "patch", "batch", "lr", "seed", "log_every", "checkpoint_minutes",
-               "keep_checkpoints", "decay", "minutes"}
-    unknown = sorted(set(d) - allowed)
-    if unknown:
-        raise RnncompError(f"{path}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+    exp = load_srgan_experiment(path)
     if minutes is not None:
-        d["minutes"] = minutes
-    Path(run_dir).mkdir(parents=True, exist_ok=True)  # the experiment beside the run (rnncomp ship reads it)
-    (Path(run_dir) / "config.json").write_text(json.dumps(_read_config(Path(path)), indent=2) + "\n")
-    if "folder:" not in data and "npz:" not in data and "tfds:" not in data:
-        data = f"folder:{data}"
-    return train_srgan(run_dir, data, config=SRGANConfig.from_dict(dict(model)), progress=progress, log=log, **d)
+        exp.minutes = minutes
+    Path(exp.run_dir).mkdir(parents=True, exist_ok=True)  # the experiment beside the run (rnncomp ship reads it)
+    write_run_config(exp.run_dir, exp.source)
+    return train_srgan(exp.run_dir, exp.data_spec(), config=SRGANConfig.from_dict(dict(exp.model)),
+                       progress=progress, log=log, **exp.train_kwargs())
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -323,7 +306,7 @@ def rgb_to_y(images) -> np.ndarray:
 
 
 def _scores(hr: np.ndarray, sr: np.ndarray, border: int) -> dict:
-    from rnncomp.metrics import psnr, ssim
+    from rnncomp.evaluation.metrics import psnr, ssim
 
     if border:
         hr, sr = hr[border:-border, border:-border], sr[border:-border, border:-border]

@@ -46,7 +46,7 @@ def _fmt(v, spec="+.1f", suffix="%"):
 
 def bd_markdown(ours: Sequence[dict], against: Sequence, bpp_range=None) -> str:
     """A Markdown BD-rate table: one row per (our curve, reference)."""
-    from rnncomp.evaluate import compare
+    from rnncomp.evaluation.evaluate import compare
 
     lines = ["| ours | reference | BD-rate PSNR | BD-rate MS-SSIM (dB) | AUC gain PSNR | AUC gain MS-SSIM | "
              "rates compared (bpp) |", "|---|---|---:|---:|---:|---:|---|"]

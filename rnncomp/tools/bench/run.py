@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncomp.bench.coding import QUALITY, _baselines, _before_after, _ratios, _speed, _workloads
-from rnncomp.bench.flops import _achieved, _model_speed, model_flops
-from rnncomp.bench.harness import _memory, _threads
-from rnncomp.bench.peak import matmul_peak, theoretical_peak
-from rnncomp.bench.procfs import _meminfo_mb
-from rnncomp.bench.report import _json_default, format_markdown
-from rnncomp.bench.util import _Log, _round
+from rnncomp.tools.bench.coding import QUALITY, _baselines, _before_after, _ratios, _speed, _workloads
+from rnncomp.tools.bench.flops import _achieved, _model_speed, model_flops
+from rnncomp.tools.bench.harness import _memory, _threads
+from rnncomp.tools.bench.peak import matmul_peak, theoretical_peak
+from rnncomp.tools.bench.procfs import _meminfo_mb
+from rnncomp.tools.bench.report import _json_default, format_markdown
+from rnncomp.tools.bench.util import _Log, _round
 from rnncomp.errors import RnncompError
 
 __all__ = ["MODELS", "run_bench"]
@@ -146,7 +146,7 @@ def run_bench(out, quick: bool = False, runs: int | None = None, runs_large: int
     doc = {
         "name": "bench",
         "description": "coding speed, peak memory and FLOPs of the shipped codecs beside Pillow JPEG and WebP "
-                       "(rnncomp.bench)",
+                       "(rnncomp.tools.bench)",
         "command": command or "rnncomp bench",
         "machine": info,
         "settings": {"quick": quick, "iterations": list(plan["iterations"]), "runs": runs, "runs_large": runs_large,

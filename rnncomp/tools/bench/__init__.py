@@ -48,31 +48,31 @@ before/after pairs share the machine's state):
 the test runs; iterations 2 and 4, one timed run, memory of 512x512 and
 1024x1024 mosaics with 128-px tiles and the latter untiled). Results:
 ``OUT/bench.json`` (everything, with the machine and the command) and
-``OUT/bench.md`` (tables). Child processes run ``python -m rnncomp.bench
+``OUT/bench.md`` (tables). Child processes run ``python -m rnncomp.tools.bench
 --case JSON``.
 
 The package, a module per concept (importing it does not import TensorFlow):
 
-- :mod:`~rnncomp.bench.run`: :func:`run_bench`, the plan of a run and the order of its sections;
-- :mod:`~rnncomp.bench.coding`: coding speed, the classical codecs, the in-process before/after pairs;
-- :mod:`~rnncomp.bench.flops`: FLOPs per pixel (profiler and analytic) and the achieved FLOP/s;
-- :mod:`~rnncomp.bench.peak`: this CPU's theoretical and measured float32 peak;
-- :mod:`~rnncomp.bench.harness`: the child processes (peak memory, thread pools) and ``main``;
-- :mod:`~rnncomp.bench.procfs`: the /proc readers (peak and current RSS, meminfo, CPU MHz);
-- :mod:`~rnncomp.bench.report`: ``bench.md`` from the result, and its JSON encoding;
-- :mod:`~rnncomp.bench.seams`: the seam check of tiled files (``rnncomp bench --seams``);
-- :mod:`~rnncomp.bench.training`: the training-speed table (``python -m rnncomp.bench.training``;
+- :mod:`~rnncomp.tools.bench.run`: :func:`run_bench`, the plan of a run and the order of its sections;
+- :mod:`~rnncomp.tools.bench.coding`: coding speed, the classical codecs, the in-process before/after pairs;
+- :mod:`~rnncomp.tools.bench.flops`: FLOPs per pixel (profiler and analytic) and the achieved FLOP/s;
+- :mod:`~rnncomp.tools.bench.peak`: this CPU's theoretical and measured float32 peak;
+- :mod:`~rnncomp.tools.bench.harness`: the child processes (peak memory, thread pools) and ``main``;
+- :mod:`~rnncomp.tools.bench.procfs`: the /proc readers (peak and current RSS, meminfo, CPU MHz);
+- :mod:`~rnncomp.tools.bench.report`: ``bench.md`` from the result, and its JSON encoding;
+- :mod:`~rnncomp.tools.bench.seams`: the seam check of tiled files (``rnncomp bench --seams``);
+- :mod:`~rnncomp.tools.bench.training`: the training-speed table (``python -m rnncomp.tools.bench.training``;
   not imported here);
-- :mod:`~rnncomp.bench.util`: rounding, medians, progress lines.
+- :mod:`~rnncomp.tools.bench.util`: rounding, medians, progress lines.
 """
 
-from rnncomp.bench.coding import mosaic
-from rnncomp.bench.flops import conv_flops, count_flops, model_flops
-from rnncomp.bench.harness import main, run_case
-from rnncomp.bench.peak import matmul_peak, theoretical_peak
-from rnncomp.bench.report import format_markdown
-from rnncomp.bench.run import run_bench
-from rnncomp.bench.seams import seam_report, window_border_mask
+from rnncomp.tools.bench.coding import mosaic
+from rnncomp.tools.bench.flops import conv_flops, count_flops, model_flops
+from rnncomp.tools.bench.harness import main, run_case
+from rnncomp.tools.bench.peak import matmul_peak, theoretical_peak
+from rnncomp.tools.bench.report import format_markdown
+from rnncomp.tools.bench.run import run_bench
+from rnncomp.tools.bench.seams import seam_report, window_border_mask
 
 __all__ = [
     "conv_flops",

@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from rnncomp.bench.util import _median, _round
+from rnncomp.tools.bench.util import _median, _round
 from rnncomp.errors import RnncompError
 
 __all__ = ["BASELINES", "QUALITY", "RATIO_CODECS", "mosaic"]
 
-#: The classical codecs timed beside rnncomp (registry names of rnncomp.baselines), at QUALITY.
+#: The classical codecs timed beside rnncomp (registry names of rnncomp.evaluation.baselines), at QUALITY.
 BASELINES = ("jpeg-pillow", "webp-pillow", "jpeg", "webp")
 #: The two the ratios are against (Pillow's defaults).
 RATIO_CODECS = {"jpeg-pillow": "JPEG", "webp-pillow": "WebP"}
@@ -199,7 +199,7 @@ def _speed(model, workloads, plan, flops, log) -> list[dict]:
 
 
 def _baselines(workloads, log) -> list[dict]:
-    from rnncomp.baselines import get_codec
+    from rnncomp.evaluation.baselines import get_codec
 
     rows = []
     for w in workloads:

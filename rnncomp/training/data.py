@@ -47,7 +47,7 @@ __all__ = [
     "resolve_source",
 ]
 
-log = logging.getLogger("rnncomp.data")
+log = logging.getLogger("rnncomp.training.data")
 
 TFDS_NAMES = ("stl10", "cifar10", "coco/2017", "clic")
 
@@ -167,7 +167,7 @@ def _decode_py(path) -> tuple[np.ndarray, bool]:
         return load_image(p), True
     except RnncompError as e:
         if not SKIPPED:
-            log.warning("skipping images that cannot be decoded (first: %s); see rnncomp.data.SKIPPED", e)
+            log.warning("skipping images that cannot be decoded (first: %s); see rnncomp.training.data.SKIPPED", e)
         SKIPPED[p] = str(e)
         return np.zeros((1, 1, 3), np.uint8), False
 

@@ -25,10 +25,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rnncomp import metrics
-from rnncomp.baselines import Codec, Encoded
+from rnncomp.evaluation import metrics
+from rnncomp.evaluation.baselines import Codec, Encoded
 from rnncomp.errors import RnncompError
-from rnncomp.metrics import distortion
+from rnncomp.evaluation.metrics import distortion
 from rnncomp.progress import progress_bar
 from rnncomp.provenance import machine_info
 
@@ -75,7 +75,7 @@ def evaluate_codec(
     """Encode and decode every image at every operating point; return a result dict.
 
     Args:
-      codec: a :class:`~rnncomp.baselines.Codec`.
+      codec: a :class:`~rnncomp.evaluation.baselines.Codec`.
       images: ``(name, uint8 RGB)`` pairs.
       qualities: the quality settings to sweep (default: the codec's own sweep).
       target_bpps: instead of qualities, search per image for the highest
@@ -232,14 +232,14 @@ def evaluate_model(
 def compare(result: dict, anchors: Sequence, bpp_range: tuple[float, float] | None = None) -> list[dict]:
     """BD-rate (PSNR and MS-SSIM in dB) and RD-AUC gain of ``result`` against each anchor curve.
 
-    ``anchors`` are :class:`rnncomp.plot.Curve` objects (our baseline JSON, a
+    ``anchors`` are :class:`rnncomp.evaluation.plot.Curve` objects (our baseline JSON, a
     published anchor). BD-rate (PCHIP) runs over the qualities both curves reach,
     within ``bpp_range`` when given; the AUC gain over ``bpp_range`` or the rates
     both curves cover. A negative BD-rate means ``result`` needs fewer bits.
     """
-    from rnncomp import rd
-    from rnncomp.metrics import ms_ssim_db
-    from rnncomp.plot import Curve
+    from rnncomp.evaluation import rd
+    from rnncomp.evaluation.metrics import ms_ssim_db
+    from rnncomp.evaluation.plot import Curve
 
     ours = Curve(result["name"])
     for key in ("psnr-rgb", "ms-ssim-rgb"):

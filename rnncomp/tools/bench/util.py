@@ -1,7 +1,7 @@
 """Small helpers shared by the modules of the bench: rounding, medians and its progress lines on stderr.
 
 Measures nothing itself. Names with a leading underscore here and in the other modules of
-:mod:`rnncomp.bench` are private to the package: shared between its modules, not re-exported.
+:mod:`rnncomp.tools.bench` are private to the package: shared between its modules, not re-exported.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, rate-distortion maths, classical baselines, evaluate, reports and plots."""

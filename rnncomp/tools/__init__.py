@@ -1,0 +1,1 @@
+"""Tools around the codec: bench (speed, memory, FLOPs), export (TFLite / ONNX / SavedModel), demo."""
