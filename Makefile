@@ -91,7 +91,7 @@ KODAK_REFS = $(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json $(RESU
 evaluate: install ## the shipped codec on the 24 Kodak images (every entropy coder) vs codecs and anchors
 	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) --entropy all --iterations 1-$(or $(ITERATIONS),10) \
 	  --out $(RESULTS)/kodak/$(MODEL).json --compare $(KODAK_REFS) --plot $(RESULTS)/kodak/rd-$(MODEL).png --bpp-max 2
-	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(MODEL)-*.json --against $(KODAK_REFS) \
+	$(BIN)/rnncomp report --ours $$(ls $(RESULTS)/kodak/$(MODEL)-{auto,raw,huffman,context,prior}.json 2>/dev/null) --against $(KODAK_REFS) \
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(MODEL).md
 
 THUMBS_REFS = $(RESULTS)/thumbs32/jpeg-headerless.json $(RESULTS)/thumbs32/webp.json \
