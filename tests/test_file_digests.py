@@ -12,7 +12,9 @@ CPUs (``ENVIRONMENT.md``) while the container and the entropy coders are exact:
   coders write exactly the committed bytes (machine-independent);
 - ``test_codec_digests``: the codec, run on this machine, writes the committed
   bytes wherever its codes equal the committed codes, and its codes differ from
-  them in at most a few rounding-level bits.
+  them in at most a few rounding-level bits (the default suite: every coder at
+  iterations 1/4/8 and levels 2/16/256, plus auto, bpp and tiling; ``-m slow``:
+  every case).
 
 Regenerate (only when the format or a shipped model changes on purpose):
 ``python tests/test_file_digests.py``.
@@ -138,11 +140,23 @@ def test_container_digests(fixture):
     assert checked > 500
 
 
-def test_codec_digests(fixture):
+#: The default suite's share of the codec cases (every coder, auto, bpp and tiling at a few rate
+#: points); ``-m slow`` runs them all.
+QUICK_RATES = {"iterations": (1, 4, 8), "levels": (2, 16, 256)}
+
+
+def _quick(kwargs) -> bool:
+    return all(kwargs.get(k) in (None,) + v for k, v in QUICK_RATES.items())
+
+
+@pytest.mark.parametrize("every", [pytest.param(False, id="quick"),
+                                   pytest.param(True, id="every", marks=pytest.mark.slow)])
+def test_codec_digests(fixture, every):
     """The codec writes the committed bytes wherever this machine's codes equal the committed ones."""
     digests, codes = fixture
     exact = flipped_files = 0
-    for key, model, image, kwargs in _cases():
+    cases = [c for c in _cases() if every or _quick(c[3])]
+    for key, model, image, kwargs in cases:
         entry = digests["files"][key]
         if "error" in entry:  # a rate this image cannot reach: the same refusal
             with pytest.raises(RnncompError) as e:
@@ -163,8 +177,8 @@ def test_codec_digests(fixture):
             differ = np.mean(ours != theirs)
             assert differ <= MAX_FLIPPED, f"{key}: {differ:.2%} of the codes differ from the committed ones"
             flipped_files += 1
-    assert exact + flipped_files == len(digests["files"])
-    assert exact >= 0.9 * len(digests["files"]), f"only {exact} files with the committed codes"
+    assert exact + flipped_files == len(cases) > (1000 if every else 300)
+    assert exact >= 0.9 * len(cases), f"only {exact} files with the committed codes"
 
 
 def generate() -> None:
