@@ -28,6 +28,7 @@ likelihoods), with rnncomp's progressive and real-file extras:
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterator, Sequence
 
@@ -67,11 +68,10 @@ class Measurement:
     decode_s: dict = field(default_factory=dict)
 
 
-class FileCodec:
+class FileCodec(abc.ABC):
     """One model family's file codec around a model (see the module docstring).
 
-    Subclasses set the class attributes and implement the methods that raise
-    ``NotImplementedError``. An instance wraps one loaded model: ``family.model``.
+    Subclasses set the class attributes and implement the abstract methods. An instance wraps one loaded model: ``family.model``.
     """
 
     #: The family's name (``docs/families.md``).
@@ -100,9 +100,9 @@ class FileCodec:
         return getattr(getattr(model, "config", None), "model_type", None) in cls.model_types
 
     @classmethod
+    @abc.abstractmethod
     def reads(cls, f) -> bool:
         """Whether this family reads the parsed file ``f`` (:class:`rnncomp.bitstream.RncFile`)."""
-        raise NotImplementedError
 
     # Rates and coders -------------------------------------------------------------------------
 
@@ -121,16 +121,17 @@ class FileCodec:
     def _coder_error(self, entropy: str) -> str:
         return f"unknown entropy coder {entropy!r}; choose one of {', '.join(self.coders + (AUTO,))}"
 
+    @abc.abstractmethod
     def rate(self, iterations=None, levels=None):
         """The rate point the user asked for through ``codec.compress``'s keywords (None: default)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def default_rate(self) -> int:
-        raise NotImplementedError
+        """The rate point ``compress`` uses when none is given."""
 
+    @abc.abstractmethod
     def rate_points(self) -> list[int]:
         """Every rate point, lowest rate first (what a ``bpp`` budget chooses among)."""
-        raise NotImplementedError
 
     def evaluation_rates(self) -> list[int]:
         """The rate points ``rnncomp evaluate`` measures by default."""
@@ -142,9 +143,9 @@ class FileCodec:
 
     # Coding -------------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def compress(self, image, rate=None, bpp=None, entropy: str = AUTO, tile=None, tile_batch: int = 1) -> bytes:
         """One RGB image (uint8 or float ``(H, W, 3)``) to the bytes of an ``.rnc`` file."""
-        raise NotImplementedError
 
     def compress_batch(self, images: list, rate=None, bpp=None, entropy: str = AUTO, batch: int = 64,
                        tile=None) -> list[bytes]:
@@ -164,9 +165,9 @@ class FileCodec:
                 f"{header.fingerprint.hex()}, this model's {fp.hex()}; decode with the model that wrote it"
             )
 
+    @abc.abstractmethod
     def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1) -> np.ndarray:
         """The uint8 image ``(H, W, 3)`` of a parsed file ``f`` (checked with :meth:`check_file` first)."""
-        raise NotImplementedError
 
     def decompress_batch(self, files: list, rate=None, batch: int = 64) -> list[np.ndarray]:
         """:meth:`decompress` for many parsed files (the same images)."""
@@ -178,6 +179,7 @@ class FileCodec:
 
     # Evaluation -----------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def measure(self, images: Sequence, rates: Sequence[int], coders: Sequence[str], batch: int = 64,
                 headerless: bool = False, decoders: Sequence[str] = ("",), progress: bool = True) -> Measurement:
         """Real files of ``images`` (``[(name, uint8 image)]``) at every rate and coder, decoded.
@@ -186,12 +188,11 @@ class FileCodec:
         :meth:`compress` writes it); ``headerless`` adds ``<label>-headerless`` rates
         without the file header (``bitstream.strip_header``).
         """
-        raise NotImplementedError
 
     def result_key(self, label: str, decoder: str) -> str:
         """The key of coder ``label`` decoded with ``decoder`` in ``evaluate_model``'s results."""
         return label if decoder == self.decoders[0] else f"{label}-{decoder}"
 
+    @abc.abstractmethod
     def result_fields(self, label: str, decoder: str, rates: list) -> dict:
         """The family's fields of a result file for coder ``label`` and ``decoder`` (name, description, ...)."""
-        raise NotImplementedError
