@@ -118,8 +118,6 @@ def _unpack(codes: dict, key: str, shape) -> np.ndarray:
 
 def test_container_digests(fixture):
     """From the committed codes, every coder writes the committed bytes on any machine."""
-    from dataclasses import replace
-
     from rnncomp import bitstream
 
     digests, codes = fixture

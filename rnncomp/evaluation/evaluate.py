@@ -17,7 +17,6 @@ does). Bits per pixel are always ``8 * len(bytes written) / pixels``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
