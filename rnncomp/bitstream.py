@@ -37,6 +37,7 @@ from typing import Iterator
 
 import numpy as np
 
+from rnncomp.coder_names import LATENT_CODERS
 from rnncomp.errors import BitstreamError, RnncompError, WrongModelError
 
 __all__ = [
@@ -45,7 +46,11 @@ __all__ = [
     "parse",
     "CompactHeader",
     "describe_compact",
+    "describe_latent",
     "is_compact",
+    "is_latent",
+    "LatentHeader",
+    "write_latent",
     "read_compact",
     "read_compact_header",
     "write_compact",
@@ -101,6 +106,8 @@ _KIND_DEFAULT, _KIND_NAMED, _KIND_UNNAMED = 0, 1, 2
 _FLAG_COMPACT = 0x10
 #: Flag bit of a tiled file (an image coded as overlapping windows; see rnncomp.tiling).
 _FLAG_TILED = 0x20
+#: Both bits: a latent file (a hyperprior model's range-coded latents; never tiled).
+_FLAG_LATENT = _FLAG_COMPACT | _FLAG_TILED
 MAX_COMPACT_CHANNELS = 64
 
 
@@ -256,6 +263,7 @@ def _read_varint(data, pos: int, what: str, max_bytes: int = 5) -> tuple[int, in
 
 def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bool,
                  tiled: bool = False) -> bytes:
+    # compact and tiled together mark a latent file (_FLAG_LATENT).
     """Magic, version, flags, the model's name (when named) and its fingerprint."""
     default = _default_model()
     if model_name == default:
@@ -312,8 +320,6 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int, bool]:
     tiled = bool(flags & _FLAG_TILED)
     if flags >> 6:
         raise BitstreamError("corrupt header: reserved flag bits are set")
-    if tiled and compact:
-        raise BitstreamError("corrupt header: an end-to-end file cannot be tiled")
     if kind > _KIND_UNNAMED:
         raise BitstreamError("corrupt header: unknown model naming")
     pos = 4
@@ -340,6 +346,8 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int, bool]:
 
 _COMPACT_NOT_BINARY = ("this is an end-to-end codec file (a compact image), not a recurrent-codec "
                        "file: read it with read_compact / rnncomp decompress")
+_LATENT_NOT_BINARY = ("this is a hyperprior-codec file (range-coded latents), not a recurrent-codec "
+                      "file: read it with rnncomp decompress")
 
 
 def _parse_header(data) -> tuple[Header, int]:
@@ -347,7 +355,7 @@ def _parse_header(data) -> tuple[Header, int]:
 
     coder_id, compact, name, fingerprint, pos, tiled = _parse_prefix(data)
     if compact:
-        raise BitstreamError(_COMPACT_NOT_BINARY)
+        raise BitstreamError(_LATENT_NOT_BINARY if tiled else _COMPACT_NOT_BINARY)
     if coder_id >= len(CODERS):
         raise BitstreamError(f"corrupt header: unknown entropy coder id {coder_id}")
     stride_log2 = data[pos]
@@ -477,18 +485,28 @@ class RncFile:
 
     @property
     def compact(self) -> bool:
-        """Whether this is an end-to-end codec file (one compact image) rather than binary codes."""
+        """Whether this is an end-to-end codec file (one compact image)."""
         return isinstance(self.header, CompactHeader)
+
+    @property
+    def latent(self) -> bool:
+        """Whether this is a hyperprior-codec file (range-coded latents)."""
+        return isinstance(self.header, LatentHeader)
+
+    @property
+    def single(self) -> bool:
+        """Whether the file holds one image at one rate (end-to-end or latent) rather than iterations."""
+        return self.compact or self.latent
 
     @property
     def complete(self) -> bool:
         """Whether every chunk the header declares was read (and checked)."""
-        return self.compact or len(self.payloads) == self.header.iterations
+        return self.single or len(self.payloads) == self.header.iterations
 
     def truncate(self, iterations: int) -> bytes:
         """The file cut to its first ``iterations`` chunks (see :func:`truncate`); no parsing."""
-        if self.compact:
-            raise RnncompError("an end-to-end file holds one image, not iterations")
+        if self.single:
+            raise RnncompError("this file holds one image at one rate, not iterations")
         iterations = int(iterations)
         if not 1 <= iterations <= len(self.payloads):
             raise RnncompError(f"iterations must be in 1..{len(self.payloads)}, got {iterations}")
@@ -514,19 +532,19 @@ def parse(data, iterations: int | None = None, partial: bool = False) -> RncFile
             any large allocation).
     """
     if isinstance(data, RncFile):
-        if data.compact or (iterations is not None and len(data.payloads) >= int(iterations)) or data.complete:
-            if data.compact and iterations not in (None, 1):
-                raise RnncompError("an end-to-end file holds one image, not iterations")
-            if not data.compact and iterations is not None and not 1 <= int(iterations) <= data.header.iterations:
+        if data.single or (iterations is not None and len(data.payloads) >= int(iterations)) or data.complete:
+            if data.single and iterations not in (None, 1):
+                raise RnncompError("this file holds one image at one rate, not iterations")
+            if not data.single and iterations is not None and not 1 <= int(iterations) <= data.header.iterations:
                 raise RnncompError(f"iterations must be in 1..{data.header.iterations} for this file, "
                                    f"got {iterations}")
             return data
         data = data.data
     data = bytes(data)
-    if is_compact(data):
+    if is_compact(data) or is_latent(data):
         if iterations not in (None, 1):
-            raise RnncompError("an end-to-end file holds one image, not iterations")
-        return _parse_compact(data)
+            raise RnncompError("this file holds one image at one rate, not iterations")
+        return _parse_latent(data) if is_latent(data) else _parse_compact(data)
     header, pos = _parse_header(data)
     limit = header.iterations if iterations is None else int(iterations)
     if not 1 <= limit <= header.iterations:
@@ -540,8 +558,8 @@ def parse(data, iterations: int | None = None, partial: bool = False) -> RncFile
 def split_chunks(data, partial: bool = False) -> tuple[Header, list]:
     """The header and the verified payload of every chunk (``partial`` as in :func:`parse`)."""
     f = parse(data, None, partial)
-    if f.compact:
-        raise BitstreamError(_COMPACT_NOT_BINARY)
+    if f.single:
+        raise BitstreamError(_LATENT_NOT_BINARY if f.latent else _COMPACT_NOT_BINARY)
     return f.header, list(f.payloads)
 
 
@@ -645,8 +663,8 @@ def truncate(data, iterations: int) -> bytes:
     no entropy coding is redone. ``data``: bytes or an :class:`RncFile`.
     """
     f = parse(data)
-    if f.compact:
-        raise BitstreamError(_COMPACT_NOT_BINARY)
+    if f.single:
+        raise BitstreamError(_LATENT_NOT_BINARY if f.latent else _COMPACT_NOT_BINARY)
     if not 1 <= int(iterations) <= f.header.iterations:
         raise RnncompError(f"iterations must be in 1..{f.header.iterations}, got {iterations}")
     return f.truncate(iterations)
@@ -661,13 +679,19 @@ def strip_header(data: bytes) -> bytes:
     a wrong restored header is detected.
     """
     data = bytes(data)
-    _, pos = _parse_compact_header(data) if is_compact(data) else _parse_header(data)
+    if is_latent(data):
+        _, pos = _parse_latent_header(data)
+    else:
+        _, pos = _parse_compact_header(data) if is_compact(data) else _parse_header(data)
     return data[pos:]
 
 
 def restore_header(body: bytes, header) -> bytes:
     """A complete file from :func:`strip_header`'s output and the shared header."""
-    packed = _pack_compact_header(header) if isinstance(header, CompactHeader) else _pack_header(header)
+    if isinstance(header, LatentHeader):
+        packed = _pack_latent_header(header)
+    else:
+        packed = _pack_compact_header(header) if isinstance(header, CompactHeader) else _pack_header(header)
     return packed + bytes(body)
 
 
@@ -675,11 +699,13 @@ def describe(data: bytes) -> dict:
     """A summary of a file for ``rnncomp info``: header fields and chunk sizes (verified).
 
     The chunks' checks are verified; the entropy-coded payloads are not decoded.
-    An end-to-end file gets :func:`describe_compact`'s summary.
+    An end-to-end file gets :func:`describe_compact`'s summary, a latent file :func:`describe_latent`'s.
     """
     f = parse(data)
     if f.compact:
         return describe_compact(f)
+    if f.latent:
+        return describe_latent(f)
     header, pos, payloads, data = f.header, f.header_bytes, f.payloads, f.data
     sizes = [len(f.truncate(j)) for j in range(1, header.iterations + 1)]
     pixels = header.height * header.width
@@ -770,7 +796,7 @@ class CompactHeader:
 
 def is_compact(data: bytes) -> bool:
     """Whether ``data`` starts like an end-to-end codec file (checks only the first 4 bytes)."""
-    return len(data) >= 4 and bytes(data[:2]) == MAGIC and bool(data[3] & _FLAG_COMPACT)
+    return len(data) >= 4 and bytes(data[:2]) == MAGIC and data[3] & _FLAG_LATENT == _FLAG_COMPACT
 
 
 def _pack_compact_header(h: CompactHeader) -> bytes:
@@ -786,9 +812,10 @@ def _pack_compact_header(h: CompactHeader) -> bytes:
 def _parse_compact_header(data) -> tuple[CompactHeader, int]:
     from rnncomp.entropy.compact import COMPACT_CODERS
 
-    coder_id, compact, name, fingerprint, pos, _ = _parse_prefix(data)
-    if not compact:
-        raise BitstreamError("this is a recurrent-codec file, not an end-to-end codec file")
+    coder_id, compact, name, fingerprint, pos, tiled = _parse_prefix(data)
+    if not compact or tiled:
+        raise BitstreamError(f"this is a {'hyperprior' if compact else 'recurrent'}-codec file, not an "
+                             f"end-to-end codec file")
     if pos + 2 > len(data):
         raise BitstreamError("truncated file: header cut short")
     scale_log2, levels_log2 = data[pos], data[pos + 1]
@@ -866,4 +893,112 @@ def describe_compact(data: bytes) -> dict:
         "compact_shape": list(header.compact_shape), "levels": header.levels, "coder": header.coder,
         "model": header.model_name or None, "fingerprint": header.fingerprint.hex(),
         "distinct_values": int(len(np.unique(values))), "bpp": 8.0 * len(data) / pixels,
+    }
+
+
+# --- latent files: a hyperprior model's range-coded latents ---------------------------------------
+
+#: The coders of latent files (flag bits 0-1).
+#: The coders of latent files (flag bits 0-1): ``rnncomp.coder_names.LATENT_CODERS``.
+#: The highest rate point a latent file may name.
+MAX_RATE_POINT = 255
+
+
+@dataclass(frozen=True)
+class LatentHeader:
+    """The header of a latent file (flag bits 4 and 5 set; see ``docs/bitstream.md``).
+
+    Attributes:
+        height, width: the image size.
+        stride: pixels per latent and side (a power of two; 16 for Balle et al. 2018).
+        rate: the model's rate point the file was written at (its gains).
+        coder: ``range`` (constriction's range coder from the model's integer tables).
+        model_name, fingerprint: as in :class:`Header`.
+    """
+
+    height: int
+    width: int
+    stride: int
+    rate: int
+    coder: str = "range"
+    model_name: str = ""
+    fingerprint: bytes = b"\0" * FINGERPRINT_BYTES
+
+    def __post_init__(self):
+        if self.coder not in LATENT_CODERS:
+            raise BitstreamError(f"unknown latent coder {self.coder!r}")
+        if len(self.fingerprint) != FINGERPRINT_BYTES:
+            raise BitstreamError(f"fingerprint must be {FINGERPRINT_BYTES} bytes")
+        if self.model_name and not _NAME_RE.match(self.model_name):
+            raise BitstreamError(f"model name {self.model_name!r} is not 1-64 of [A-Za-z0-9._-]")
+        if not 0 <= self.rate <= MAX_RATE_POINT:
+            raise BitstreamError(f"rate point {self.rate} is outside 0..{MAX_RATE_POINT}")
+        _check_geometry(self.height, self.width, self.stride, 1, 1)
+
+    #: One image at one rate.
+    iterations = 1
+
+    @property
+    def rate_summary(self) -> str:
+        """What sets this file's rate, in words (``rnncomp compress`` prints it)."""
+        return f"rate point {self.rate}"
+
+
+def is_latent(data: bytes) -> bool:
+    """Whether ``data`` starts like a latent file (checks only the first 4 bytes)."""
+    return len(data) >= 4 and bytes(data[:2]) == MAGIC and data[3] & _FLAG_LATENT == _FLAG_LATENT
+
+
+def _pack_latent_header(h: LatentHeader) -> bytes:
+    return b"".join([
+        _pack_prefix(LATENT_CODERS.index(h.coder), h.model_name, h.fingerprint, compact=True, tiled=True),
+        bytes([h.stride.bit_length() - 1]), _varint(h.rate), _varint(h.height), _varint(h.width),
+    ])
+
+
+def _parse_latent_header(data) -> tuple[LatentHeader, int]:
+    coder_id, compact, name, fingerprint, pos, tiled = _parse_prefix(data)
+    if not (compact and tiled):
+        raise BitstreamError("not a hyperprior-codec (latent) file")
+    if coder_id >= len(LATENT_CODERS):
+        raise BitstreamError(f"corrupt header: unknown latent coder id {coder_id}")
+    stride_log2 = data[pos]
+    if stride_log2 > MAX_STRIDE.bit_length() - 1:
+        raise BitstreamError(f"corrupt header: stride 2^{stride_log2} is over {MAX_STRIDE}")
+    rate, pos = _read_varint(data, pos + 1, "header")
+    height, pos = _read_varint(data, pos, "header")
+    width, pos = _read_varint(data, pos, "header")
+    if rate > MAX_RATE_POINT:
+        raise BitstreamError(f"corrupt header: rate point {rate}")
+    header = LatentHeader(height=height, width=width, stride=1 << stride_log2, rate=rate,
+                          coder=LATENT_CODERS[coder_id], model_name=name, fingerprint=fingerprint)
+    return header, pos
+
+
+def write_latent(payload: bytes, header: LatentHeader) -> bytes:
+    """A latent file: header, the range-coded latents (:mod:`rnncomp.entropy.latent`), 3-byte check."""
+    body = _pack_latent_header(header) + bytes(payload)
+    return body + _check_value(zlib.crc32(body), LAST_CHECK_BYTES)
+
+
+def _parse_latent(data: bytes) -> RncFile:
+    header, pos = _parse_latent_header(data)
+    if len(data) < pos + LAST_CHECK_BYTES:
+        raise BitstreamError("truncated file: no latents after the header")
+    end = len(data) - LAST_CHECK_BYTES
+    if data[end:] != _check_value(zlib.crc32(data[:end]), LAST_CHECK_BYTES):
+        raise BitstreamError("damaged file: the check fails (corrupted or cut short)")
+    return RncFile(data, header, pos, (data[pos:end],))
+
+
+def describe_latent(data) -> dict:
+    """A summary of a latent file for ``rnncomp info`` (checked; the latents are not decoded)."""
+    f = parse(data)
+    header, pos = f.header, f.header_bytes
+    pixels = header.height * header.width
+    return {
+        "format_version": VERSION, "kind": "hyperprior (range-coded latents)", "size_bytes": len(f.data),
+        "header_bytes": pos, "payload_bytes": len(f.payloads[0]), "height": header.height, "width": header.width,
+        "stride": header.stride, "rate": header.rate, "coder": header.coder, "model": header.model_name or None,
+        "fingerprint": header.fingerprint.hex(), "bpp": 8.0 * len(f.data) / pixels,
     }

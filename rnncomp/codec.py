@@ -112,7 +112,7 @@ def file_codec(model=None):
 
 def compress(image, model=None, iterations: int | None = None, bpp: float | None = None,
              entropy: str = DEFAULT_ENTROPY, levels: int | None = None, tile: int | None = None,
-             tile_batch: int = 1) -> bytes:
+             tile_batch: int = 1, quality: int | None = None) -> bytes:
     """Compresses one image into the bytes of an ``.rnc`` file.
 
     Args:
@@ -131,6 +131,8 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         levels: end-to-end models only: quantisation levels of the compact image
             (a power of two in 2..256; default the model's ``default_levels``).
             Exclusive with ``bpp``.
+        quality: hyperprior models only: the rate point (``0 .. max``, default the
+            model's ``default_rate``). Exclusive with ``bpp``.
         tile: binary codecs: an image larger than ``tile`` px on a side is coded
             as overlapping windows in bounded memory (:mod:`rnncomp.tiling`;
             default :data:`rnncomp.tiling.TILE`; 0: never, the whole image at once).
@@ -143,13 +145,13 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
     fc = file_codec(model)
-    rate = fc.rate(iterations=iterations, levels=levels)
+    rate = fc.rate(iterations=iterations, levels=levels, quality=quality)
     return fc.compress(as_image(image), rate, bpp, entropy or DEFAULT_ENTROPY, tile, tile_batch)
 
 
 def compress_batch(images, model=None, iterations: int | None = None, bpp: float | None = None,
                    entropy: str = DEFAULT_ENTROPY, batch: int = 64, tile: int | None = None,
-                   levels: int | None = None) -> list[bytes]:
+                   levels: int | None = None, quality: int | None = None) -> list[bytes]:
     """:func:`compress` for many images: same-sized ones go through the model ``batch`` at a time.
 
     Returns one file per image, byte for byte the file :func:`compress` writes
@@ -159,7 +161,7 @@ def compress_batch(images, model=None, iterations: int | None = None, bpp: float
     images = [as_image(image) for image in images]
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
-    rate = fc.rate(iterations=iterations, levels=levels)
+    rate = fc.rate(iterations=iterations, levels=levels, quality=quality)
     return fc.compress_batch(images, rate, bpp, entropy or DEFAULT_ENTROPY, batch, tile)
 
 

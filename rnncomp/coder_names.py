@@ -2,12 +2,14 @@
 
 ``CODERS``: the coders of binary codes, in the order of their ids in the file
 header (:mod:`rnncomp.entropy`); ``COMPACT_CODERS``: the coders of an end-to-end
-codec's compact image (:mod:`rnncomp.entropy.compact`); ``AUTO``: write every
+codec's compact image (:mod:`rnncomp.entropy.compact`); ``LATENT_CODERS``: the
+coders of a hyperprior model's latents (:mod:`rnncomp.entropy.latent`); ``AUTO``: write every
 coder the model supports and keep the smallest file.
 """
 
-__all__ = ["AUTO", "CODERS", "COMPACT_CODERS"]
+__all__ = ["AUTO", "CODERS", "COMPACT_CODERS", "LATENT_CODERS"]
 
 CODERS = ("raw", "huffman", "context", "prior")
 COMPACT_CODERS = ("raw", "huffman", "arithmetic", "predictive")
+LATENT_CODERS = ("range",)
 AUTO = "auto"

@@ -36,6 +36,7 @@ __all__ = [
     "RecurrentConfig",
     "ConvDeconvConfig",
     "E2EConfig",
+    "HyperpriorConfig",
     "SRGANConfig",
     "UNITS",
     "UPSCALERS",
@@ -526,7 +527,96 @@ class SRGANConfig(_JsonMixin):
         _check(self.adversarial_weight >= 0, "adversarial_weight must be >= 0")
 
 
-_CONFIG_TYPES = {cls.model_type: cls for cls in (RecurrentConfig, ConvDeconvConfig, E2EConfig, SRGANConfig)}
+@dataclass(frozen=True)
+class HyperpriorConfig(_JsonMixin):
+    """The scale-hyperprior codec of Balle et al. 2018, one network for every rate.
+
+    Balle, Minnen, Singh, Hwang & Johnston 2018, "Variational image compression
+    with a scale hyperprior" (ICLR): analysis ``g_a`` (four 5x5 stride-2 convs with
+    GDN), synthesis ``g_s`` (the mirror, inverse GDN), hyper-analysis ``h_a`` on
+    ``|y|``, hyper-synthesis ``h_s`` predicting each latent's scale, a factorised
+    density (the "entropy bottleneck") for the hyper-latents ``z`` and a zero-mean
+    Gaussian conditional for the latents ``y``. ``hyperprior=False`` is the
+    factorised-prior model of Balle et al. 2017 (``y`` coded with the entropy bottleneck).
+
+    Deviations (see :mod:`rnncomp.models.balle2018`): one network serves every rate
+    through gain units (Cui et al. 2021, "Asymmetric gained deep image compression
+    with continuous rate adaptation"), one gain vector per training ``lmbdas`` value,
+    interpolated between neighbours; ``h_s`` is an integer network (Balle, Johnston &
+    Minnen 2019) whose output is the index of the scale in a fixed table, so that
+    every machine derives the same entropy model; its upsampling is sub-pixel (a 5x5
+    conv and depth-to-space) rather than a transposed conv, which has the same
+    receptive field and is easier to mirror exactly in integer arithmetic.
+
+    Attributes:
+        filters: ``N``, the width of the transforms' hidden layers and of ``z`` (paper: 128 / 192).
+        latent_channels: ``M``, the channels of ``y`` (paper: 192 / 320).
+        hyperprior: the scale hyperprior (False: the factorised prior alone).
+        lmbdas: the rate-distortion trade-offs of training, ``loss = R + lmbda * 255^2 * MSE``
+            (CompressAI's scale), one gain vector each, lowest rate first.
+        rate_substeps: interpolated rate points between two neighbouring gains (1: none);
+            the rate points are ``0 .. (len(lmbdas) - 1) * rate_substeps``.
+        default_rate: the rate point used when none is given.
+        scale_min, scale_max, scale_levels: the Gaussian scale table (log-spaced).
+        z_range: the hyper-latent tables cover ``-z_range .. z_range`` (larger values escape).
+        y_range: the longest latent table covers ``-y_range .. y_range``.
+        loss: distortion of the training loss, ``mse`` or ``ms-ssim`` (``lmbda * (1 - MS-SSIM)``
+            with ``lmbdas`` scaled for it).
+        seed: seed of the noise and of the per-image trade-off draws in training.
+        iterations: always 1 (one rate per file); kept so that the trainer and the CLI
+            treat every model family alike.
+    """
+
+    model_type: ClassVar[str] = "hyperprior"
+    _tuple_fields: ClassVar[dict] = {"lmbdas": float}
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "seed", "lmbdas", "loss", "default_rate")
+
+    name: str = "balle2018-hyperprior"
+    filters: int = 128
+    latent_channels: int = 192
+    hyperprior: bool = True
+    lmbdas: tuple[float, ...] = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
+    rate_substeps: int = 4
+    default_rate: int = 8
+    scale_min: float = 0.11
+    scale_max: float = 64.0
+    scale_levels: int = 64
+    z_range: int = 64
+    y_range: int = 255
+    loss: str = "mse"
+    seed: int | None = None
+    iterations: int = field(default=1)
+
+    def __post_init__(self):
+        self._lists_to_tuples()
+        _check(self.filters >= 4 and self.latent_channels >= 4, "filters and latent_channels must be >= 4")
+        _check(len(self.lmbdas) >= 1 and all(v > 0 for v in self.lmbdas), "lmbdas must be > 0")
+        _check(self.rate_substeps >= 1, "rate_substeps must be >= 1")
+        _check(0 <= self.default_rate <= self.max_rate,
+               f"default_rate must be in 0..{self.max_rate}, got {self.default_rate}")
+        _check(0 < self.scale_min < self.scale_max, "need 0 < scale_min < scale_max")
+        _check(2 <= self.scale_levels <= 256, "scale_levels must be in 2..256")
+        _check(1 <= self.z_range <= 1024 and 1 <= self.y_range <= 4096, "z_range / y_range out of range")
+        _check(self.loss in ("mse", "ms-ssim"), f"loss must be mse or ms-ssim, got {self.loss!r}")
+        _check(self.iterations == 1, "a hyperprior model codes in one shot (iterations = 1)")
+
+    @property
+    def max_rate(self) -> int:
+        """The highest rate point."""
+        return (len(self.lmbdas) - 1) * self.rate_substeps
+
+    @property
+    def stride(self) -> int:
+        """Pixels per latent and side (the padding multiple of the image)."""
+        return 16
+
+    @property
+    def loss_weights(self) -> tuple[float, ...]:
+        return (1.0,)
+
+
+_CONFIG_TYPES = {cls.model_type: cls for cls in (RecurrentConfig, ConvDeconvConfig, E2EConfig, SRGANConfig,
+                                                   HyperpriorConfig)}
 
 #: Every config class's ``TRAINING_ONLY`` fields together: those of a config of no known class.
 _ANY_TRAINING_ONLY = tuple(dict.fromkeys(f for cls in _CONFIG_TYPES.values() for f in cls.TRAINING_ONLY))

@@ -21,13 +21,19 @@ And the paper's second system and its upscaler:
 - ``jiang2017-e2e``: the end-to-end CNN codec (ICM -> compact image -> lossless
   coding -> IRM; Jiang et al. 2017 with the paper's changes), 3-layer ICM, 1/4 scale;
 - ``ledig2017-srgan``: the SRGAN x4 generator (Ledig et al. 2017) at the paper's size.
+
+And the learned codec users would pick instead (Balle et al. 2018, "Variational image
+compression with a scale hyperprior"), one network for every rate (gain units):
+
+- ``balle2018-hyperprior``: the scale hyperprior, N = 128, M = 192 (the paper's low-rate size);
+- ``balle2018-factorized``: the factorised prior alone (Balle et al. 2017's model).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from rnncomp.config import ConfigError, ConvDeconvConfig, E2EConfig, RecurrentConfig, SRGANConfig
+from rnncomp.config import ConfigError, ConvDeconvConfig, E2EConfig, HyperpriorConfig, RecurrentConfig, SRGANConfig
 
 __all__ = ["describe_model", "get_config", "get_model", "list_models", "register_model"]
 
@@ -129,3 +135,15 @@ def _e2e():
 @register_model("ledig2017-srgan", "SRGAN x4 generator, SRResNet layout (Ledig et al. 2017)")
 def _srgan():
     return SRGANConfig(name="ledig2017-srgan")
+
+
+@register_model("balle2018-hyperprior",
+                "Scale hyperprior with gain units for every rate, integer hyper-synthesis (Balle et al. 2018)")
+def _hyperprior():
+    return HyperpriorConfig(name="balle2018-hyperprior")
+
+
+@register_model("balle2018-factorized",
+                "Factorised-prior model with gain units for every rate (Balle et al. 2017/2018's baseline)")
+def _factorized():
+    return HyperpriorConfig(name="balle2018-factorized", hyperprior=False)

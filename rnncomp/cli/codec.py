@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from rnncomp.cli.common import (ALL_CODERS, DefaultsHelpFormatter, expand_inputs, plan_outputs,
-                                positive_bpp, positive_int, progress, quiet_tensorflow, say, threads,
+                                nonnegative_int, positive_bpp, positive_int, progress, quiet_tensorflow, say, threads,
                                 write_atomic)
 from rnncomp.errors import RnncompError
 
@@ -36,9 +36,11 @@ def add_compress(sub, fmt) -> None:
     rate.add_argument("--levels", type=positive_int, metavar="L",
                       help="end-to-end models: quantisation levels of the compact image (2..256, a "
                            "power of two; default the model's)")
+    rate.add_argument("--quality", type=nonnegative_int, metavar="Q",
+                      help="hyperprior models: the rate point (0 = lowest; default the model's)")
     co.add_argument("--entropy", choices=ALL_CODERS + ("auto",), default="auto",
                     help="entropy coder (binary codes: raw/huffman/context/prior; end-to-end compact "
-                         "images: raw/huffman/arithmetic/predictive); auto: the smallest file of every coder")
+                         "images: raw/huffman/arithmetic/predictive; hyperprior latents: range); auto: the smallest file of every coder")
     co.add_argument("--tile", type=int, metavar="PX", default=None,
                     help="binary codecs: code images larger than PX on a side as overlapping windows, "
                          "in bounded memory (default 1024; 0: never tile)")
@@ -67,7 +69,8 @@ def cmd_compress(args) -> int:
         chunk = pairs[start:start + 64]
         try:
             files = compress_batch([load_image(src) for (src, _), _ in chunk], model, args.iterations,
-                                   args.bpp, args.entropy, tile=args.tile, levels=args.levels)
+                                   args.bpp, args.entropy, tile=args.tile, levels=args.levels,
+                                   quality=args.quality)
         except RnncompError:
             continue  # one image is bad: code this chunk one by one, to name it
         ahead.update({src: data for ((src, _), _), data in zip(chunk, files)})
@@ -76,7 +79,8 @@ def cmd_compress(args) -> int:
             data = ahead.pop(src, None)
             if data is None:
                 data = compress(load_image(src), model, iterations=args.iterations, bpp=args.bpp,
-                                entropy=args.entropy, levels=args.levels, tile=args.tile)
+                                entropy=args.entropy, levels=args.levels, tile=args.tile,
+                                quality=args.quality)
             write_atomic(out, data, args.force)
         except RnncompError as e:
             if len(items) == 1:

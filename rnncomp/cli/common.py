@@ -14,13 +14,13 @@ from pathlib import Path
 from rnncomp import coder_names
 from rnncomp.errors import RnncompError
 
-__all__ = ["ALL_CODERS", "CODERS", "DefaultsHelpFormatter", "command_line", "expand_inputs", "float_range",
+__all__ = ["ALL_CODERS", "CODERS", "DefaultsHelpFormatter", "command_line", "expand_inputs", "float_range", "nonnegative_int",
            "floats", "image_size", "int_list", "iteration_counts", "plan_outputs", "positive_bpp", "positive_int",
            "progress", "quiet_tensorflow", "say", "threads", "write_atomic"]
 
 #: Every coder name a file can have, binary codes' first (``--entropy`` choices; rnncomp.coder_names
 #: imports nothing, so --help stays fast).
-ALL_CODERS = tuple(dict.fromkeys(coder_names.CODERS + coder_names.COMPACT_CODERS))
+ALL_CODERS = tuple(dict.fromkeys(coder_names.CODERS + coder_names.COMPACT_CODERS + coder_names.LATENT_CODERS))
 CODERS = coder_names.CODERS
 
 
@@ -63,6 +63,16 @@ def positive_int(text: str) -> int:
         v = 0
     if v <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return v
 
 

@@ -13,12 +13,13 @@ from rnncomp.errors import RnncompError
 from rnncomp.families.base import FileCodec, Measurement, to_uint8
 from rnncomp.families.binary import BinaryFileCodec
 from rnncomp.families.compact import CompactFileCodec
+from rnncomp.families.latent import LatentFileCodec
 
-__all__ = ["FAMILIES", "BinaryFileCodec", "CompactFileCodec", "FileCodec", "Measurement", "for_file", "for_model",
+__all__ = ["FAMILIES", "BinaryFileCodec", "CompactFileCodec", "FileCodec", "LatentFileCodec", "Measurement", "for_file", "for_model",
            "to_uint8"]
 
 #: Every family, in the order ``for_model`` / ``for_file`` try them.
-FAMILIES: tuple[type[FileCodec], ...] = (BinaryFileCodec, CompactFileCodec)
+FAMILIES: tuple[type[FileCodec], ...] = (BinaryFileCodec, CompactFileCodec, LatentFileCodec)
 
 
 def for_model(model) -> FileCodec:
@@ -34,4 +35,4 @@ def for_file(f) -> type[FileCodec]:
     for family in FAMILIES:
         if family.reads(f):
             return family
-    raise RnncompError("no model family reads this file")  # unreachable while the container has two kinds
+    raise RnncompError("no model family reads this file")  # unreachable: every kind of file has a family

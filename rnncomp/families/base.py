@@ -76,7 +76,7 @@ class FileCodec(abc.ABC):
 
     #: The family's name (``docs/families.md``).
     family: ClassVar[str] = ""
-    #: What sets the rate: the keyword of ``codec.compress`` (``iterations`` / ``levels``).
+    #: What sets the rate: the keyword of ``codec.compress`` (``iterations`` / ``levels`` / ``quality``).
     rate_name: ClassVar[str] = ""
     #: The entropy coders of this family's files, in header-id order.
     coders: ClassVar[tuple] = ()
@@ -122,7 +122,7 @@ class FileCodec(abc.ABC):
         return f"unknown entropy coder {entropy!r}; choose one of {', '.join(self.coders + (AUTO,))}"
 
     @abc.abstractmethod
-    def rate(self, iterations=None, levels=None):
+    def rate(self, iterations=None, levels=None, quality=None):
         """The rate point the user asked for through ``codec.compress``'s keywords (None: default)."""
 
     @abc.abstractmethod

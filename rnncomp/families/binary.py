@@ -67,7 +67,7 @@ class BinaryFileCodec(FileCodec):
 
     @classmethod
     def reads(cls, f) -> bool:
-        return not f.compact
+        return not f.single
 
     # Rates and coders -------------------------------------------------------------------------
 
@@ -87,9 +87,10 @@ class BinaryFileCodec(FileCodec):
                                "(or fit one: rnncomp fit-prior)")
         return super().check_coder(entropy)
 
-    def rate(self, iterations=None, levels=None):
-        if levels is not None:
-            raise RnncompError("levels apply to end-to-end models; a recurrent model's rate is its iterations")
+    def rate(self, iterations=None, levels=None, quality=None):
+        if levels is not None or quality is not None:
+            raise RnncompError(f"{'levels apply to end-to-end' if levels is not None else 'quality applies to hyperprior'}"
+                               f" models; a recurrent model's rate is its iterations")
         return iterations
 
     def default_rate(self) -> int:

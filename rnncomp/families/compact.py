@@ -48,8 +48,8 @@ class CompactFileCodec(FileCodec):
         return (f"entropy coder {entropy!r} does not code compact images; choose one of "
                 f"{', '.join(COMPACT_CODERS + (AUTO,))}")
 
-    def rate(self, iterations=None, levels=None):
-        if iterations not in (None, 1):
+    def rate(self, iterations=None, levels=None, quality=None):
+        if iterations not in (None, 1) or quality is not None:
             raise RnncompError("an end-to-end model codes in one shot: set its rate with levels (or bpp)")
         return levels
 

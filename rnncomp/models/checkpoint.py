@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from rnncomp.config import (ConfigError, ConvDeconvConfig, E2EConfig, RecurrentConfig, SRGANConfig,
+from rnncomp.config import (ConfigError, ConvDeconvConfig, E2EConfig, HyperpriorConfig, RecurrentConfig, SRGANConfig,
                             config_from_dict, config_from_json)
 from rnncomp.errors import RnncompError
 
@@ -35,6 +35,10 @@ def build_model(config):
         from rnncomp.models.e2e import E2ECodec
 
         model = E2ECodec(config)
+    elif isinstance(config, HyperpriorConfig):
+        from rnncomp.models.balle2018 import HyperpriorCodec
+
+        model = HyperpriorCodec(config)
     elif isinstance(config, SRGANConfig):
         from rnncomp.models.srgan import SRGANGenerator
 

@@ -1,0 +1,266 @@
+"""The scale-hyperprior codec (Balle et al. 2018), one network for every rate.
+
+Balle, Minnen, Singh, Hwang & Johnston 2018, "Variational image compression with a
+scale hyperprior" (ICLR), in Keras 3 (any backend)::
+
+    x -> g_a -> y -> (gain m_r) -> y_g -> round -> ŷ -> (inverse gain m'_r) -> g_s -> x̂
+                        |                  ^
+                       h_a(|y_g|) -> z -> round -> ẑ -> h_s (integer) -> scale index
+
+- ``g_a``: four 5x5 stride-2 convolutions, GDN between them; ``g_s`` the mirror
+  (transposed convolutions, inverse GDN). ``h_a``: 3x3 conv, 5x5 s2, 5x5 s2 with ReLU.
+- ``h_s`` is an integer network (:mod:`rnncomp.layers.integer`; Balle, Johnston &
+  Minnen 2019): two 3x3 sub-pixel (x2) layers and a 3x3 layer whose output is the index
+  of each latent's scale in the Gaussian's table, so the decoder derives exactly the
+  encoder's entropy model on any machine.
+- ``ẑ``: the factorised density (:class:`~rnncomp.layers.entropy_models.EntropyBottleneck`);
+  ``ŷ``: the Gaussian conditional with that scale. Training: additive unit uniform
+  noise for the rate terms, straight-through rounding for what the decoders see
+  ("mixed" quantisation, Minnen & Singh 2020); loss ``R + lmbda * 255^2 * MSE`` per
+  image (CompressAI's scale), ``R`` in bits per pixel.
+- **Every rate from one network**: gain units (Cui et al. 2021, "Asymmetric gained
+  deep image compression with continuous rate adaptation", CVPR): a gain vector
+  ``m_k`` and an inverse gain ``m'_k`` per training ``lmbda_k`` (stored as logs, each
+  image of a batch draws its ``k``); between neighbours the gains are interpolated
+  exponentially (``m = m_k^(1-l) m_(k+1)^l``), so rate point ``r`` of
+  ``0 .. (K - 1) * rate_substeps`` is gain ``k = r // substeps`` at ``l = (r % substeps) / substeps``.
+  Chosen over lambda-conditioned layers because it adds ``2 K M`` weights and no compute.
+- ``hyperprior=False``: the factorised-prior model of Balle et al. 2017 (``y`` coded
+  with an entropy bottleneck of its own).
+
+The real files (the ``latent`` kind of ``.rnc``) are written by
+:mod:`rnncomp.entropy.latent` from :meth:`HyperpriorCodec.analyze`'s integers.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from rnncomp.config import HyperpriorConfig
+from rnncomp.layers.entropy_models import EntropyBottleneck, GaussianConditional
+from rnncomp.layers.gdn import GDN
+from rnncomp.layers.integer import IntegerConv, integer_forward
+from rnncomp.models.base import ConfigModel, scale_for_distribution, to_numpy
+from rnncomp.models.padding import check_images, pad_images, pad_tensor
+
+__all__ = ["HyperpriorCodec", "LatentCodes"]
+
+#: The hyper-transforms' stride over ``y`` (two stride-2 layers).
+HYPER_STRIDE = 4
+
+
+class LatentCodes:
+    """The integers of one image's file: ``y`` ``(h, w, M)``, ``z`` ``(h', w', N)`` (None without a
+    hyperprior), the scale indices of ``y`` (derived from ``z``), the rate point and the image size."""
+
+    def __init__(self, y, z, indices, rate: int, shape):
+        self.y, self.z, self.indices = y, z, indices
+        self.rate, self.shape = int(rate), tuple(shape)
+
+
+class HyperpriorCodec(ConfigModel):
+    """Balle et al. 2018's scale hyperprior with gain units; see the module docstring."""
+
+    config_class = HyperpriorConfig
+    max_iterations = 1
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(config, **kwargs)
+        c = self.config
+        n, m = c.filters, c.latent_channels
+        conv = lambda f, k, s, name: layers.Conv2D(f, k, strides=s, padding="same", name=name)  # noqa: E731
+        deconv = lambda f, k, s, name: layers.Conv2DTranspose(f, k, strides=s, padding="same", name=name)  # noqa: E731
+        self.g_a = keras.Sequential([conv(n, 5, 2, "g_a0"), GDN(name="gdn0"), conv(n, 5, 2, "g_a1"), GDN(name="gdn1"),
+                                     conv(n, 5, 2, "g_a2"), GDN(name="gdn2"), conv(m, 5, 2, "g_a3")], name="g_a")
+        self.g_s = keras.Sequential([deconv(n, 5, 2, "g_s0"), GDN(inverse=True, name="igdn0"),
+                                     deconv(n, 5, 2, "g_s1"), GDN(inverse=True, name="igdn1"),
+                                     deconv(n, 5, 2, "g_s2"), GDN(inverse=True, name="igdn2"),
+                                     deconv(3, 5, 2, "g_s3")], name="g_s")
+        k = len(c.lmbdas)
+        self.log_gain = self.add_weight(name="log_gain", shape=(k, m), initializer="zeros")
+        self.log_inverse_gain = self.add_weight(name="log_inverse_gain", shape=(k, m), initializer="zeros")
+        if c.hyperprior:
+            self.h_a = keras.Sequential([conv(n, 3, 1, "h_a0"), layers.ReLU(), conv(n, 5, 2, "h_a1"), layers.ReLU(),
+                                         conv(n, 5, 2, "h_a2")], name="h_a")
+            self.h_s = [IntegerConv(4 * n, 3, in_bits=0, upsample=True, name="h_s0"),
+                        IntegerConv(4 * n, 3, in_bits=8, upsample=True, name="h_s1"),
+                        IntegerConv(m, 3, in_bits=8, activation="none", name="h_s2")]
+            self.z_model = EntropyBottleneck(c.z_range, seed=c.seed, name="z_bottleneck")
+            self.y_model = GaussianConditional(c.scale_min, c.scale_max, c.scale_levels, c.y_range,
+                                               name="y_conditional")
+        else:
+            self.y_model = EntropyBottleneck(c.y_range, seed=c.seed, name="y_bottleneck")
+        self._seed = keras.random.SeedGenerator(c.seed if c.seed is not None else 0, name="lmbda_seed")
+        self._lmbdas = np.asarray(c.lmbdas, np.float32)
+        self.bpp_tracker = keras.metrics.Mean(name="bpp")
+        self.psnr_tracker = keras.metrics.Mean(name="psnr")
+
+    @property
+    def stride(self) -> int:
+        return self.config.stride
+
+    def build(self, input_shape=(None, None, None, 3)):
+        c = self.config
+        self.g_a.build((None, None, None, 3))
+        self.g_s.build((None, None, None, c.latent_channels))
+        if c.hyperprior:
+            self.h_a.build((None, None, None, c.latent_channels))
+            shape = (None, None, None, c.filters)
+            for layer in self.h_s:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+            self.z_model.build((None, None, None, c.filters))
+        self.y_model.build((None, None, None, c.latent_channels))
+        self.built = True
+
+    # Gains --------------------------------------------------------------------------------
+
+    def rate_position(self, rate: int) -> tuple[int, float]:
+        """``(k, l)`` of rate point ``rate``: gain ``k`` interpolated by ``l`` towards ``k + 1``."""
+        c = self.config
+        rate = int(rate)
+        if not 0 <= rate <= c.max_rate:
+            raise ValueError(f"rate point must be in 0..{c.max_rate}, got {rate}")
+        k, step = divmod(rate, c.rate_substeps)
+        return k, step / c.rate_substeps
+
+    def gains(self, rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """The gain and inverse gain vectors ``(M,)`` of rate point ``rate`` (exponential interpolation)."""
+        k, l = self.rate_position(rate)
+        lg, lig = to_numpy(self.log_gain), to_numpy(self.log_inverse_gain)
+        if l == 0.0:
+            return np.exp(lg[k]), np.exp(lig[k])
+        return np.exp((1 - l) * lg[k] + l * lg[k + 1]), np.exp((1 - l) * lig[k] + l * lig[k + 1])
+
+    # The transforms -------------------------------------------------------------------------
+
+    def _scale_index(self, z_hat, y_shape):
+        v = z_hat
+        for layer in self.h_s:
+            v = layer(v)
+        return v[:, : y_shape[1], : y_shape[2], :]
+
+    def _forward(self, x, gain, inverse_gain, training):
+        """``(x̂ padded, bits per image)``; ``gain``/``inverse_gain``: ``(B, M)``."""
+        y = self.g_a(x) * gain[:, None, None, :]
+        if self.config.hyperprior:
+            y_pad = pad_tensor(y, HYPER_STRIDE)
+            z = self.h_a(ops.abs(y_pad))
+            z_tilde, z_lik = self.z_model(z, training=training)
+            z_hat = z + ops.stop_gradient(ops.round(z) - z)
+            scale = self.y_model.scale_of(self._scale_index(z_hat, ops.shape(y)))
+            if training:
+                y_tilde = y + keras.random.uniform(ops.shape(y), -0.5, 0.5, seed=self._seed)
+            else:
+                y_tilde = ops.round(y)
+            y_lik = self.y_model.likelihood(y_tilde, scale)
+            bits = -ops.sum(ops.log(z_lik), axis=(1, 2, 3)) - ops.sum(ops.log(y_lik), axis=(1, 2, 3))
+        else:
+            _, y_lik = self.y_model(y, training=training)
+            bits = -ops.sum(ops.log(y_lik), axis=(1, 2, 3))
+        y_hat = y + ops.stop_gradient(ops.round(y) - y)
+        x_hat = self.g_s(y_hat * inverse_gain[:, None, None, :])
+        return x_hat, bits / float(np.log(2.0))
+
+    # Training ---------------------------------------------------------------------------------
+
+    def call(self, inputs, training=None, rate=None):
+        """The reconstruction ``(batch, 1, H, W, 3)`` in [0, 1] scale (not clipped).
+
+        Training: each image draws one of the ``lmbdas``' gains; otherwise rate point
+        ``rate`` (default ``config.default_rate``). Keeps the bits per pixel and the
+        drawn trade-offs for :meth:`compute_loss`.
+        """
+        x = inputs
+        if "int" in str(x.dtype):
+            x = ops.cast(x, "float32") / 255.0
+        x = ops.cast(x, "float32")
+        shape = ops.shape(x)
+        xp = pad_tensor(x, self.stride)
+        batch = shape[0]
+        if training:
+            k = keras.random.randint((batch,), 0, len(self._lmbdas), seed=self._seed)
+            gain = ops.exp(ops.take(self.log_gain, k, axis=0))
+            inverse_gain = ops.exp(ops.take(self.log_inverse_gain, k, axis=0))
+            self._last_lmbda = ops.take(ops.convert_to_tensor(self._lmbdas), k)
+        else:
+            g, ig = self.gains(self.config.default_rate if rate is None else rate)
+            gain = ops.broadcast_to(ops.convert_to_tensor(g[None], "float32"), (batch, g.shape[0]))
+            inverse_gain = ops.broadcast_to(ops.convert_to_tensor(ig[None], "float32"), (batch, ig.shape[0]))
+            self._last_lmbda = None
+        x_hat, bits = self._forward(xp, gain, inverse_gain, training)
+        self._last_bpp = bits / ops.cast(shape[1] * shape[2], "float32")
+        return ops.expand_dims(x_hat[:, : shape[1], : shape[2], :], 1)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """``mean(bpp + lmbda * 255^2 * MSE)`` over the batch, each image at its drawn ``lmbda``."""
+        del y, sample_weight, training
+        target = ops.cast(x, "float32") / 255.0 if "int" in str(x.dtype) else ops.cast(x, "float32")
+        mse = ops.mean(ops.square(y_pred[:, 0] - target), axis=(1, 2, 3))
+        lmbda = self._last_lmbda if self._last_lmbda is not None else float(self._lmbdas[0])
+        loss = ops.mean(self._last_bpp + lmbda * (255.0 ** 2) * mse)
+        return scale_for_distribution(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        target = ops.cast(x, "float32") / 255.0 if "int" in str(x.dtype) else ops.cast(x, "float32")
+        mse = ops.mean(ops.square(ops.clip(y_pred[:, 0], 0.0, 1.0) - target), axis=(1, 2, 3))
+        self.psnr_tracker.update_state(-10.0 * ops.log10(ops.maximum(mse, 1e-10)))
+        self.bpp_tracker.update_state(self._last_bpp)
+        return self.get_metrics_result()
+
+    # Coding -----------------------------------------------------------------------------------
+
+    def h_s_spec(self) -> list[dict]:
+        """The integer hyper-synthesis for :func:`rnncomp.layers.integer.integer_forward`."""
+        return [layer.spec() for layer in self.h_s]
+
+    def scale_indices(self, z: np.ndarray, y_shape) -> np.ndarray:
+        """The scale index ``(h, w, M)`` of every latent from the integers ``z`` ``(h', w', N)``: exact."""
+        v = integer_forward(z, self.h_s_spec())[: y_shape[0], : y_shape[1], :]
+        return np.clip(v, 0, self.config.scale_levels - 1).astype(np.int32)
+
+    def analyze(self, images, rate: int | None = None) -> list[LatentCodes]:
+        """The integer latents of ``images`` (``(B, H, W, 3)`` or ``(H, W, 3)``) at rate point ``rate``."""
+        c = self.config
+        rate = c.default_rate if rate is None else int(rate)
+        gain, _ = self.gains(rate)
+        images = check_images(images)
+        shape = images.shape[1:3]
+        y = to_numpy(self.g_a(ops.convert_to_tensor(pad_images(images, self.stride)))) * gain
+        y_int = np.round(y).astype(np.int32)
+        if not c.hyperprior:
+            return [LatentCodes(y_int[b], None, None, rate, shape) for b in range(len(images))]
+        yp = np.abs(pad_images(y, HYPER_STRIDE)).astype(np.float32)
+        z_int = np.round(to_numpy(self.h_a(ops.convert_to_tensor(yp)))).astype(np.int32)
+        return [LatentCodes(y_int[b], z_int[b], self.scale_indices(z_int[b], y_int.shape[1:3]), rate, shape)
+                for b in range(len(images))]
+
+    def synthesize(self, y: np.ndarray, rate: int, shape) -> np.ndarray:
+        """Images ``(B, H, W, 3)`` float32 in [0, 1] from integer latents ``y`` ``(B, h, w, M)`` (or one
+        ``(h, w, M)``, giving one image)."""
+        _, inverse_gain = self.gains(rate)
+        y = np.asarray(y, np.float32)
+        one = y.ndim == 3
+        x = to_numpy(self.g_s(ops.convert_to_tensor(y[None] if one else y) * inverse_gain.astype(np.float32)))
+        x = np.clip(x[:, : shape[0], : shape[1]], 0.0, 1.0).astype(np.float32)
+        return x[0] if one else x
+
+    def validation_points(self, images, iterations=None):
+        """Yields ``(label, bpp, x̂)`` at each training trade-off (the gains' rate points), lowest rate first.
+
+        ``bpp`` counts the bytes of real files' payloads (:mod:`rnncomp.entropy.latent`),
+        averaged over the images; the trainer's validation.
+        """
+        from rnncomp.entropy.latent import encode_latents
+
+        del iterations
+        images = np.asarray(images)
+        pixels = float(images.shape[1] * images.shape[2])
+        for k in range(len(self.config.lmbdas)):
+            rate = k * self.config.rate_substeps
+            codes = self.analyze(images, rate)
+            nbytes = [len(encode_latents(self, code)) for code in codes]
+            x_hat = self.synthesize(np.stack([code.y for code in codes]), rate, codes[0].shape)
+            yield f"rate_{rate:02d}", 8.0 * float(np.mean(nbytes)) / pixels, x_hat
