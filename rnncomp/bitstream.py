@@ -878,7 +878,8 @@ def read_compact(data) -> tuple[CompactHeader, np.ndarray]:
     """
     f = parse(data)
     if not f.compact:
-        raise BitstreamError("not an end-to-end codec file (it holds binary codes)")
+        raise BitstreamError("not an end-to-end codec file (it holds "
+                             f"{'a hyperprior model' + chr(39) + 's latents' if f.latent else 'binary codes'})")
     return f.header, f.values
 
 

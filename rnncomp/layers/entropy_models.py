@@ -14,9 +14,11 @@ Gaussian conditional, each with the integer probability tables that files are co
 per scale index (Gaussian), the probabilities of ``-R .. R`` and of one escape
 symbol (a value outside is coded after the stream), quantised to sum to ``2^16``
 with every symbol at least 1. They are non-trainable weights of the layer: the
-bottleneck's are recomputed from its density at every training step (so a
-checkpoint's tables always belong to its weights), the Gaussian's are fixed at
-build time. Encoder and decoder read the same stored integers, so no machine
+bottleneck's are recomputed from its density at every training step, the Gaussian's
+are fixed at build time. (A step computes them in its forward pass, so they are those of the weights
+before the step's update: a checkpoint's tables lag its density by one step, which costs
+nothing measurable and keeps every copy of the weights self-consistent.) Encoder and
+decoder read the same stored integers, so no machine
 recomputes a probability; with the integer hyper-synthesis
 (:mod:`rnncomp.layers.integer`) this makes decoding exact everywhere.
 Deviation from CompressAI: one fixed range per table instead of learned quantiles.
@@ -197,9 +199,9 @@ class GaussianConditional(keras.layers.Layer):
         self.built = True
 
     def index_of(self, v):
-        """The table index of real-valued ``v``: ``clip(floor(v + 1/2), 0, levels - 1)``, straight through."""
-        v = ops.clip(v, 0.0, float(self.levels - 1))
-        return v + ops.stop_gradient(ops.floor(v + 0.5) - v)
+        """The table index of real-valued ``v``: ``clip(floor(v + 1/2), 0, levels - 1)``, straight through
+        (the clip too, so that an index below the table still learns to rise)."""
+        return v + ops.stop_gradient(ops.clip(ops.floor(v + 0.5), 0.0, float(self.levels - 1)) - v)
 
     def scale_of(self, v):
         step = (np.log(self.scale_max) - np.log(self.scale_min)) / (self.levels - 1)

@@ -65,11 +65,12 @@ class IntegerConv(keras.layers.Layer):
         activation: ``qrelu`` (output on the ``2^-act_bits`` grid, clipped to ``[0, act_max]``)
             or ``none`` (the accumulator's real value, for a final index layer).
         upsample: depth-to-space by 2 after the conv (``filters`` must divide by 4).
+        bias_init: the bias's initial value (an index layer starts mid-table with it).
     """
 
     def __init__(self, filters: int, kernel: int = 3, in_bits: int = 8, activation: str = "qrelu",
                  upsample: bool = False, weight_bits: int = 12, act_bits: int = 8, act_max: float = 16.0,
-                 **kwargs):
+                 bias_init: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if kernel % 2 != 1:
             raise ValueError(f"kernel must be odd, got {kernel}")
@@ -80,12 +81,14 @@ class IntegerConv(keras.layers.Layer):
         self.filters, self.kernel, self.in_bits = int(filters), int(kernel), int(in_bits)
         self.activation, self.upsample = activation, bool(upsample)
         self.weight_bits, self.act_bits, self.act_max = int(weight_bits), int(act_bits), float(act_max)
+        self.bias_init = float(bias_init)
 
     def build(self, input_shape):
         c = int(input_shape[-1])
         self.kernel_w = self.add_weight(name="kernel", shape=(self.kernel, self.kernel, c, self.filters),
                                         initializer="glorot_uniform")
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                    initializer=keras.initializers.Constant(self.bias_init))
         self.built = True
 
     @property
@@ -139,7 +142,7 @@ class IntegerConv(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel": self.kernel, "in_bits": self.in_bits,
                 "activation": self.activation, "upsample": self.upsample, "weight_bits": self.weight_bits,
-                "act_bits": self.act_bits, "act_max": self.act_max}
+                "act_bits": self.act_bits, "act_max": self.act_max, "bias_init": self.bias_init}
 
 
 def _round_shift(acc: np.ndarray, shift: int) -> np.ndarray:

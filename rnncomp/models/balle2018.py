@@ -60,6 +60,7 @@ class LatentCodes:
         self.rate, self.shape = int(rate), tuple(shape)
 
 
+@keras.saving.register_keras_serializable(package="rnncomp")
 class HyperpriorCodec(ConfigModel):
     """Balle et al. 2018's scale hyperprior with gain units; see the module docstring."""
 
@@ -86,7 +87,8 @@ class HyperpriorCodec(ConfigModel):
                                          conv(n, 5, 2, "h_a2")], name="h_a")
             self.h_s = [IntegerConv(4 * n, 3, in_bits=0, upsample=True, name="h_s0"),
                         IntegerConv(4 * n, 3, in_bits=8, upsample=True, name="h_s1"),
-                        IntegerConv(m, 3, in_bits=8, activation="none", name="h_s2")]
+                        IntegerConv(m, 3, in_bits=8, activation="none", bias_init=(c.scale_levels - 1) / 2,
+                                    name="h_s2")]  # starts mid-table
             self.z_model = EntropyBottleneck(c.z_range, seed=c.seed, name="z_bottleneck")
             self.y_model = GaussianConditional(c.scale_min, c.scale_max, c.scale_levels, c.y_range,
                                                name="y_conditional")
