@@ -269,7 +269,8 @@ class RecurrentCodec(BinaryCodec):
             use_bias=cfg.use_bias,
             name="encoder",
         )
-        self.binarizer = Binarizer(cfg.bits, use_bias=cfg.use_bias, seed=cfg.seed, name="binarizer")
+        # The binarizer's threshold stays in float32 under a mixed policy (rnncomp.training.precision).
+        self.binarizer = Binarizer(cfg.bits, use_bias=cfg.use_bias, seed=cfg.seed, name="binarizer", dtype="float32")
         self.decoder = RecurrentDecoder(
             stem_filters=w(cfg.decoder_stem_filters),
             filters=[w(f) for f in cfg.decoder_filters],
@@ -298,12 +299,14 @@ class RecurrentCodec(BinaryCodec):
         return None if self.gain_estimator is None else self.gain_estimator(x_hat)
 
     def _reconstruct(self, decoded, x_hat, gain):
+        # The reconstruction is float32 whatever the layers compute in (mixed_bfloat16 training).
+        decoded = ops.cast(decoded, "float32")
         framework = self.config.framework
         if framework == "one_shot":
             return decoded
         if framework == "additive":
             return x_hat + decoded
-        return x_hat + decoded / gain
+        return x_hat + decoded / ops.cast(gain, "float32")
 
     def encode_bits(self, x, x_hat, encoder_states, training=False):
         """The encoder half of an iteration: ``b_t = B(E_t(r_{t-1}))`` with ``r_{t-1} = x - x̂_{t-1}``.
@@ -315,7 +318,7 @@ class RecurrentCodec(BinaryCodec):
         residual = x - x_hat
         gain = self.gain(x_hat)
         if gain is not None:
-            residual = residual * gain
+            residual = residual * ops.cast(gain, "float32")
         features, encoder_states = self.encoder(residual, encoder_states)
         return self.binarizer(features, training=training), encoder_states
 

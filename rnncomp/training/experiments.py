@@ -145,6 +145,8 @@ class TrainConfig:
     init_from: str | None = None
     #: Iterations decoded in validation (default: the model's training iterations).
     validation_iterations: int | None = None
+    #: ``float32`` or ``bfloat16`` (compute in bf16 where the CPU has it; :mod:`rnncomp.training.precision`).
+    precision: str = "float32"
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

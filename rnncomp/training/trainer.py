@@ -40,6 +40,7 @@ import numpy as np
 from rnncomp.config import training_only_fields
 from rnncomp.errors import RnncompError
 from rnncomp.training.experiments import TrainConfig, load_train_config, read_json_file
+from rnncomp.training.precision import dtype_policy, resolve_precision
 from rnncomp.training.runs import (CONFIG_FILE, checkpoint_dir, default_run_dir, latest_checkpoint,
                                    list_checkpoints, open_log, optimizer_arrays, read_optimizer_arrays,
                                    read_run_config, read_state, restore_optimizer, write_checkpoint,
@@ -197,7 +198,7 @@ class Trainer:
         iterations = int(self.cfg.validation_iterations or self.model.config.iterations)
         out = {"ms-ssim": [], "psnr": [], "recon": [], "bpp": [], "labels": []}
         keep = {1, 2, 4, 8, 16, 32, 64, iterations}
-        points = list(self.model.validation_points(self.val_images, iterations))
+        points = list(self._float32_model().validation_points(self.val_images, iterations))
         for t, (label, bpp, x_hat) in enumerate(points, start=1):
             rec = np.round(np.clip(x_hat, 0.0, 1.0) * 255.0).astype(np.uint8)
             out["ms-ssim"].append(float(np.mean(ms_ssim(self.val_images, rec))))
@@ -207,6 +208,18 @@ class Trainer:
             if t in keep or t == len(points):
                 out["recon"].append((label, rec[: self.cfg.tensorboard_images]))
         return out
+
+    def _float32_model(self):
+        """The model as coding runs it: itself in a float32 run, a float32 twin of a bf16 run's weights."""
+        if self.precision == "float32":
+            return self.model
+        from rnncomp.models.checkpoint import build_model
+
+        twin = self.__dict__.get("_twin")
+        if twin is None:
+            twin = self._twin = build_model(self.model.config)
+        twin.set_weights(self.model.get_weights())
+        return twin
 
     # the run --------------------------------------------------------------------------------------
 
@@ -229,8 +242,10 @@ class Trainer:
         write_run_config(self.run_dir, cfg.to_dict())
         keras.utils.set_random_seed(cfg.seed)
         self.strategy = make_strategy(cfg.strategy)
-        with self.strategy.scope():
-            self.model = build_model(model_config(cfg))
+        mc = model_config(cfg)
+        self.precision = resolve_precision(cfg.precision, mc.model_type, self.out)
+        with self.strategy.scope(), dtype_policy(self.precision):
+            self.model = build_model(mc)
             self.model.compile(optimizer=make_optimizer(cfg.optimizer))
         if existing and self.resume:
             self.restore(existing[-1])
