@@ -12,6 +12,7 @@ are the same as a float32 run's: coding always runs in float32.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 __all__ = ["PRECISIONS", "cpu_has_bf16", "dtype_policy", "resolve_precision"]
@@ -49,7 +50,9 @@ def resolve_precision(precision: str, model_type: str, out=None, has_bf16=None) 
         return precision
     if model_type != "recurrent":
         raise ValueError(f"precision bfloat16 is supported for the recurrent codec, not {model_type!r} models")
-    native = cpu_has_bf16() if has_bf16 is None else has_bf16
+    if has_bf16 is None:  # RNNCOMP_FORCE_BF16=1: train in bf16 anyway (to measure the emulation)
+        has_bf16 = cpu_has_bf16() or os.environ.get("RNNCOMP_FORCE_BF16") == "1"
+    native = has_bf16
     if keras.backend.backend() == "tensorflow" and not native:
         if out is not None:
             print("precision bfloat16: this CPU has no native bf16 (AVX512_BF16/AMX), where oneDNN "
