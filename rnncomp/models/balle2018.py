@@ -25,6 +25,8 @@ scale hyperprior" (ICLR), in Keras 3 (any backend)::
   exponentially (``m = m_k^(1-l) m_(k+1)^l``), so rate point ``r`` of
   ``0 .. (K - 1) * rate_substeps`` is gain ``k = r // substeps`` at ``l = (r % substeps) / substeps``.
   Chosen over lambda-conditioned layers because it adds ``2 K M`` weights and no compute.
+  Deviation: the gains start at ``sqrt(lmbda_k / lmbda_mid)`` (high-rate theory's step size
+  ``~ 1 / sqrt(lmbda)``) rather than at 1, so the trade-offs differ from the first step.
 - ``hyperprior=False``: the factorised-prior model of Balle et al. 2017 (``y`` coded
   with an entropy bottleneck of its own).
 
@@ -79,9 +81,14 @@ class HyperpriorCodec(ConfigModel):
                                      deconv(n, 5, 2, "g_s1"), GDN(inverse=True, name="igdn1"),
                                      deconv(n, 5, 2, "g_s2"), GDN(inverse=True, name="igdn2"),
                                      deconv(3, 5, 2, "g_s3")], name="g_s")
+        # Gains start where high-rate theory puts them: quantisation step ~ 1 / sqrt(lmbda), so
+        # log m_k = log(lmbda_k / lmbda_mid) / 2 and the inverse gain undoes it; training refines them.
         k = len(c.lmbdas)
-        self.log_gain = self.add_weight(name="log_gain", shape=(k, m), initializer="zeros")
-        self.log_inverse_gain = self.add_weight(name="log_inverse_gain", shape=(k, m), initializer="zeros")
+        log_l = np.log(np.asarray(c.lmbdas, np.float64))
+        start = np.repeat((0.5 * (log_l - np.median(log_l)))[:, None], m, axis=1).astype(np.float32)
+        self.log_gain = self.add_weight(name="log_gain", shape=(k, m), initializer=keras.initializers.Constant(start))
+        self.log_inverse_gain = self.add_weight(name="log_inverse_gain", shape=(k, m),
+                                                initializer=keras.initializers.Constant(-start))
         if c.hyperprior:
             self.h_a = keras.Sequential([conv(n, 3, 1, "h_a0"), layers.ReLU(), conv(n, 5, 2, "h_a1"), layers.ReLU(),
                                          conv(n, 5, 2, "h_a2")], name="h_a")
