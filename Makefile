@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-fast test-all train tensorboard recipes bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
+.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,14 @@ train: install ## train CONFIG (default experiments/default.json); resumes the r
 
 recipes: install ## equal-wall-time comparison of experiments/recipes/*.json (MINUTES each, default 4)
 	$(BIN)/rnncomp recipes experiments/recipes/*.json --minutes $(or $(MINUTES),4) --out $(RESULTS)/recipes
+
+SCALING_RUNS ?= runs/scaling
+scaling: install ## the scaling study: train experiments/scaling/*.json 30 min each (resumable), fit and extrapolate -> $(RESULTS)/scaling
+	$(BIN)/rnncomp recipes experiments/scaling/*.json --minutes $(or $(MINUTES),30) --runs $(SCALING_RUNS) --out $(RESULTS)/scaling/recipes
+	$(BIN)/rnncomp scaling $(SCALING_RUNS)/* --budget $(or $(BUDGET),10) --out $(RESULTS)/scaling
+
+bench-precision: install ## bfloat16 vs float32 training of CONFIG: s/step, validation at equal steps, oneDNN kernels
+	$(BIN)/python -m rnncomp.tools.bench.precision $(or $(CONFIG_BENCH),experiments/scaling/lstm2-w25.json) --steps $(or $(STEPS),100) --out $(RESULTS)/precision
 
 bench-train: install ## training-speed table: full/half/quarter width, 32/64 patches, batch 32, 8 iterations
 	$(BIN)/python -m rnncomp.tools.bench.training --json $(RESULTS)/bench-train.json | tee $(RESULTS)/bench-train.txt

@@ -32,7 +32,7 @@ __all__ = ["main", "build_parser"]
 
 #: The subcommands in the order ``rnncomp --help`` lists them.
 _COMMANDS = ("baselines", "plot", "bd", "train", "tune", "srgan-train", "srgan-eval", "evaluate", "report",
-             "fit-prior", "demo", "ship", "recipes", "bench-entropy", "bench-data", "bench", "export", "codecs",
+             "fit-prior", "demo", "ship", "recipes", "scaling", "bench-entropy", "bench-data", "bench", "export", "codecs",
              "compress", "decompress", "info")
 
 

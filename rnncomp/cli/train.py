@@ -1,4 +1,4 @@
-"""Making models: ``train``, ``tune``, ``recipes``, ``bench-data``, ``srgan-train``, ``srgan-eval``,
+"""Making models: ``train``, ``tune``, ``recipes``, ``scaling``, ``bench-data``, ``srgan-train``, ``srgan-eval``,
 ``fit-prior`` and ``ship``."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from rnncomp.cli.common import command_line, positive_int, quiet_tensorflow
+from rnncomp.errors import RnncompError
 
-__all__ = ["PARSERS", "cmd_bench_data", "cmd_fit_prior", "cmd_recipes", "cmd_ship", "cmd_srgan_eval",
+__all__ = ["PARSERS", "cmd_bench_data", "cmd_fit_prior", "cmd_recipes", "cmd_scaling", "cmd_ship", "cmd_srgan_eval",
            "cmd_srgan_train", "cmd_train", "cmd_tune"]
 
 
@@ -120,6 +121,37 @@ def cmd_recipes(args) -> int:
                           command=command_line(args))
     print((Path(args.out) / "recipes.md").read_text(), end="")
     print(f"{len(doc['recipes'])} recipes; report in {args.out}/recipes.{{json,md,png}}", file=sys.stderr)
+    return 0
+
+
+# --- scaling -----------------------------------------------------------------------------------
+
+
+def add_scaling(sub, fmt) -> None:
+    sc = sub.add_parser("scaling", formatter_class=fmt,
+                        help="the scaling study: fit each run's time-to-quality curve and extrapolate it",
+                        description="Reads the validation curves of run folders (quality: MS-SSIM RD-AUC "
+                                    "0.125-1 bpp), fits q(t) = a - b t^-c to each and predicts it at --budget "
+                                    "hours (rnncomp.training.scaling).")
+    sc.add_argument("runs", nargs="+", help="run folders (with validation.jsonl)")
+    sc.add_argument("--budget", type=float, default=10.0, help="training hours to predict at")
+    sc.add_argument("--fit-from", type=float, default=0.05, help="fit on points after this many hours")
+    sc.add_argument("--out", default="experiments/results/scaling", help="report folder")
+    sc.add_argument("--step-seconds", action="append", default=[], metavar="RUN=S",
+                    help="time run folder RUN from its steps at S s/step (measured on this machine)")
+    sc.set_defaults(func=cmd_scaling)
+
+
+def cmd_scaling(args) -> int:
+    from rnncomp.training.scaling import study
+
+    try:
+        rates = {k: float(v) for k, v in (item.split("=", 1) for item in args.step_seconds)}
+    except ValueError:
+        raise RnncompError("--step-seconds takes RUN=SECONDS, e.g. default=0.95") from None
+    study(args.runs, args.budget, args.out, command=command_line(args), fit_from=args.fit_from, step_seconds=rates)
+    print((Path(args.out) / "scaling.md").read_text(), end="")
+    print(f"report in {args.out}/scaling.{{json,md,png}}", file=sys.stderr)
     return 0
 
 
@@ -261,6 +293,7 @@ def cmd_ship(args) -> int:
 
 
 #: Subcommand name -> the function that adds its parser (``rnncomp.cli`` orders them).
-PARSERS = {"train": add_train, "tune": add_tune, "recipes": add_recipes, "bench-data": add_bench_data,
+PARSERS = {"train": add_train, "tune": add_tune, "recipes": add_recipes, "scaling": add_scaling,
+           "bench-data": add_bench_data,
            "srgan-train": add_srgan_train, "srgan-eval": add_srgan_eval, "fit-prior": add_fit_prior,
            "ship": add_ship}
