@@ -86,3 +86,19 @@ def test_a_constant_schedule_ignores_decay_parameters_it_inherits(tmp_path):
     assert float(np.asarray(opt.learning_rate)) == pytest.approx(1e-3)
     decaying = make_optimizer(load_train_config(parent).optimizer)
     assert float(decaying._learning_rate(100)) == pytest.approx(1e-4)
+
+
+def test_an_interrupted_recipe_resumes_from_its_checkpoint_for_the_time_it_has_left(tmp_path):
+    from rnncomp.training.recipes import run_recipe
+    from rnncomp.training.runs import checkpoint_dir, latest_checkpoint, read_state
+
+    a = _recipe(tmp_path, "a")
+    runs = tmp_path / "runs"
+    run_dir = run_recipe(a, 0.05, runs)
+    step = read_state(latest_checkpoint(checkpoint_dir(run_dir)))["step"]
+    log = run_dir / "log.txt"
+    log.write_text(log.read_text().replace("stopped by time limit", "interrupted"))  # as if killed
+    run_recipe(a, 0.1, runs)
+    text = log.read_text()
+    assert text.count("start training") == 2 and "stopped by time limit" in text
+    assert read_state(latest_checkpoint(checkpoint_dir(run_dir)))["step"] > step

@@ -11,8 +11,9 @@ training minutes, and the final per-iteration MS-SSIM / PSNR)::
     rnncomp recipes experiments/recipes/*.json --minutes 4 --out experiments/results/recipes
 
 Runs live in ``runs/recipes/<name>/``; a recipe whose run already finished its
-time is not trained again (``--force`` retrains it), so an interrupted
-comparison resumes with the next recipe.
+time is not trained again (``--force`` retrains it), and an interrupted one resumes
+from its last checkpoint for the minutes it has left, so an interrupted comparison
+loses at most a checkpoint interval.
 """
 
 from __future__ import annotations
@@ -47,13 +48,21 @@ def run_recipe(config: str | Path, minutes: float, runs: str | Path = "runs/reci
     from rnncomp.training.experiments import load_train_config
     from rnncomp.training.trainer import Trainer
 
+    from rnncomp.training.runs import checkpoint_dir, latest_checkpoint, read_state
+
     cfg = load_train_config(config)
     run_dir = Path(runs) / cfg.name
     if _finished(run_dir) and not force:
         return run_dir
-    shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished or forced run starts over
-    cfg = load_train_config(config, {"max_minutes": float(minutes), "run_dir": str(run_dir)})
-    Trainer(cfg, out=out, progress=progress).run()
+    last = None if force else latest_checkpoint(checkpoint_dir(run_dir))
+    spent = float(read_state(last).get("train_seconds", 0.0)) / 60 if last is not None else 0.0
+    if last is None:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a forced run (or one with nothing to resume) starts over
+        spent = 0.0
+    # A run stopped after its time but before its last validation gets a few seconds to finish.
+    left = max(float(minutes) - spent, 0.05)
+    cfg = load_train_config(config, {"max_minutes": left, "run_dir": str(run_dir)})
+    Trainer(cfg, resume=last is not None, out=out, progress=progress).run()
     return run_dir
 
 
