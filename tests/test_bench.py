@@ -16,6 +16,7 @@ def quick(tmp_path_factory):
     return out, json.loads((out / "bench.json").read_text())
 
 
+@pytest.mark.slow  # the quick bench takes 80 s: make test-all
 def test_quick_bench_writes_every_section_with_positive_numbers(quick):
     out, doc = quick
     for key in ("machine", "settings", "cpu_peak", "flops", "speed", "baselines", "before_after", "memory"):
@@ -55,6 +56,7 @@ def test_quick_bench_writes_every_section_with_positive_numbers(quick):
         assert f["achieved_gflops"] > 0 and f["of_matmul_peak"] > 0
 
 
+@pytest.mark.slow
 def test_tiled_coding_memory_is_bounded(quick):
     """4x the pixels with a 128-px tile: peak memory grows by less than 1.5x (child processes).
 

@@ -80,7 +80,11 @@ def test_parameters_cell_defines_fast(path, monkeypatch):
         assert scope.get("FAST") is expected, f"{path.name}: FAST is {scope.get('FAST')!r} with RNNCOMP_NOTEBOOK_FAST={value}"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=IDS)
+#: The default suite runs the quickstart; the other notebooks (two minutes together) run under ``-m slow``.
+RUN_PARAMS = [pytest.param(p, marks=() if i == 0 else pytest.mark.slow) for i, p in enumerate(PATHS)]
+
+
+@pytest.mark.parametrize("path", RUN_PARAMS, ids=IDS)
 def test_runs_top_to_bottom(path, kernel):
     from nbclient import NotebookClient
 

@@ -43,6 +43,7 @@ def test_batches_give_the_same_files_and_images(model, thumbs):
             assert np.abs(a.astype(int) - b).max() <= 1
 
 
+@pytest.mark.slow  # 32 s; test_balle2018 checks thread independence of the latent files in the default suite
 def test_thread_settings_give_the_same_files(tmp_path, thumbs):
     from PIL import Image
 

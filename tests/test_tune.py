@@ -144,6 +144,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # 40 s of three processes: make test-all
 def test_distributed_chief_and_two_workers(tmp_path):
     """keras-tuner's chief/worker mode on loopback: every trial runs once, on a worker."""
     env = {**ENV, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
