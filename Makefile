@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
+.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -135,6 +135,22 @@ ship-e2e: install ## ship CKPT as E2E_MODEL, with its check on the bundled sampl
 ship-srgan: install ## ship CKPT (an srgan-train checkpoint) as SRGAN_MODEL, with its check on the bundled samples
 	$(BIN)/rnncomp ship $(CKPT) --name $(SRGAN_MODEL)
 	$(BIN)/rnncomp srgan-eval --model $(SRGAN_MODEL) --out rnncomp/weights/$(SRGAN_MODEL)/samples-kodak.json
+
+# --- the hyperprior codec (Balle et al. 2018) ------------------------------------------------------
+
+HP_MODEL ?= hyperprior-default
+HP_RUN ?= runs/hyperprior-default
+
+train-hyperprior: ## train the hyperprior codec (experiments/hyperprior-default.json); resumes
+	$(MAKE) train CONFIG=experiments/hyperprior-default.json
+
+evaluate-hyperprior: install ## HP_MODEL on Kodak and the 1,000 hold-out thumbnails (real files, every rate point) vs JPEG, WebP, rnncomp-default
+	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(HP_MODEL) --out $(RESULTS)/kodak/$(HP_MODEL).json \
+	  --compare $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json --plot $(RESULTS)/kodak/rd-$(HP_MODEL).png --bpp-max 2
+	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(HP_MODEL).json --against $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json \
+	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(HP_MODEL).md
+	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(HP_MODEL) --no-per-image --headerless \
+	  --batch 250 --out $(RESULTS)/thumbs32/$(HP_MODEL).json --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(HP_MODEL).png
 
 evaluate-e2e: install ## the shipped end-to-end codec on Kodak: every coder, bicubic and SRGAN upscaling, vs JPEG and ours
 	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(E2E_MODEL) --entropy all --upscaler both \

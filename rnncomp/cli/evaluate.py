@@ -35,6 +35,23 @@ def _curve_files(paths: list[str]) -> list[Path]:
 # --- evaluate ----------------------------------------------------------------------------------
 
 
+def quality_list(text: str) -> list[int]:
+    """``0-20`` or ``0,4,8``: rate points (integers >= 0)."""
+    import argparse
+
+    try:
+        if "-" in text:
+            lo, hi = (int(t) for t in text.split("-", 1))
+            values = list(range(lo, hi + 1))
+        else:
+            values = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        values = []
+    if not values or values[0] < 0:
+        raise argparse.ArgumentTypeError(f"expected rate points like 0-20 or 0,4,8, got {text!r}")
+    return values
+
+
 def add_evaluate(sub, fmt) -> None:
     ev = sub.add_parser("evaluate", formatter_class=fmt,
                         help="rate-distortion of a learned codec through real files",
@@ -48,6 +65,8 @@ def add_evaluate(sub, fmt) -> None:
                     help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
     ev.add_argument("--levels", type=int_list,
                     help="end-to-end models: comma list of quantisation levels (default 8,16,...,256)")
+    ev.add_argument("--quality", type=quality_list,
+                    help="hyperprior models: rate points, LO-HI or a comma list (default: all)")
     ev.add_argument("--upscaler", choices=("bicubic", "srgan", "both"), default="bicubic",
                     help="end-to-end models: upscaling before the IRM ('both': one result each)")
     ev.add_argument("--entropy", default="auto", choices=ALL_CODERS + ("auto", "all"),
@@ -80,7 +99,7 @@ def cmd_evaluate(args) -> int:
     fc = file_codec(args.model)
     model = fc.model
     axis = fc.rate_name
-    given = {"iterations": args.iterations, "levels": args.levels}
+    given = {"iterations": args.iterations, "levels": args.levels, "quality": args.quality}
     for option, value in given.items():
         if value and option != axis:
             raise RnncompError(f"--{option} does not apply to {model.config.name}: its rate is set by --{axis}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from rnncomp.errors import BitstreamError
 
-__all__ = ["MAX_ESCAPE", "VALUES_PER_BYTE", "decode_latents", "encode_latents", "latent_shapes", "min_payload_bytes"]
+__all__ = ["MAX_ESCAPE", "VALUES_PER_BYTE", "decode_latents", "encode_latents", "min_payload_bytes", "LatentCodes"]
 
 #: Escaped values are clipped to ``-MAX_ESCAPE .. MAX_ESCAPE``.
 MAX_ESCAPE = (1 << 30) - 1
@@ -34,6 +34,15 @@ def min_payload_bytes(y_shape, z_shape) -> int:
     """The shortest payload allowed for latents of these shapes."""
     n = int(np.prod(y_shape)) + (int(np.prod(z_shape)) if z_shape is not None else 0)
     return -(-n // VALUES_PER_BYTE)
+
+
+class LatentCodes:
+    """The integers of one image's file: ``y`` ``(h, w, M)``, ``z`` ``(h', w', N)`` (None without a
+    hyperprior), the scale indices of ``y`` (derived from ``z``), the rate point and the image size."""
+
+    def __init__(self, y, z, indices, rate: int, shape):
+        self.y, self.z, self.indices = y, z, indices
+        self.rate, self.shape = int(rate), tuple(shape)
 
 
 def _constriction():
@@ -112,20 +121,8 @@ def _encode_with(model, enc, codes) -> None:
     _code_groups(cm, enc, codes.y, groups, yt, yr)
 
 
-def latent_shapes(model, shape) -> tuple[tuple, tuple | None]:
-    """The shapes of ``y`` and ``z`` for an image of ``shape`` ``(H, W)``."""
-    from rnncomp.models.balle2018 import HYPER_STRIDE
-
-    c = model.config
-    h, w = -(-shape[0] // c.stride), -(-shape[1] // c.stride)
-    y_shape = (h, w, c.latent_channels)
-    if not c.hyperprior:
-        return y_shape, None
-    return y_shape, (-(-h // HYPER_STRIDE), -(-w // HYPER_STRIDE), c.filters)
-
-
 def encode_latents(model, codes) -> bytes:
-    """The payload of :class:`~rnncomp.models.balle2018.LatentCodes` ``codes``."""
+    """The payload of :class:`LatentCodes` ``codes``."""
     from rnncomp.entropy.context import _words_for_decoder, shortest_payload
 
     cm = _constriction()
@@ -167,11 +164,10 @@ def _decode_with(model, dec, y_shape, z_shape, indices=None):
 
 
 def decode_latents(model, payload: bytes, rate: int, shape):
-    """:class:`~rnncomp.models.balle2018.LatentCodes` from a payload (:class:`BitstreamError` if damaged)."""
+    """:class:`LatentCodes` from a payload (:class:`BitstreamError` if damaged)."""
     from rnncomp.entropy.context import _words_for_decoder
-    from rnncomp.models.balle2018 import LatentCodes
 
-    y_shape, z_shape = latent_shapes(model, shape)
+    y_shape, z_shape = model.latent_shapes(shape)
     floor = min_payload_bytes(y_shape, z_shape)
     if len(payload) < floor:
         raise BitstreamError(f"damaged latent payload: {len(payload)} bytes cannot hold the latents of a "

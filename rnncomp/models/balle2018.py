@@ -43,6 +43,7 @@ import numpy as np
 from keras import layers, ops
 
 from rnncomp.config import HyperpriorConfig
+from rnncomp.entropy.latent import LatentCodes
 from rnncomp.layers.entropy_models import EntropyBottleneck, GaussianConditional
 from rnncomp.layers.gdn import GDN
 from rnncomp.layers.integer import IntegerConv, integer_forward
@@ -53,15 +54,6 @@ __all__ = ["HyperpriorCodec", "LatentCodes"]
 
 #: The hyper-transforms' stride over ``y`` (two stride-2 layers).
 HYPER_STRIDE = 4
-
-
-class LatentCodes:
-    """The integers of one image's file: ``y`` ``(h, w, M)``, ``z`` ``(h', w', N)`` (None without a
-    hyperprior), the scale indices of ``y`` (derived from ``z``), the rate point and the image size."""
-
-    def __init__(self, y, z, indices, rate: int, shape):
-        self.y, self.z, self.indices = y, z, indices
-        self.rate, self.shape = int(rate), tuple(shape)
 
 
 @keras.saving.register_keras_serializable(package="rnncomp")
@@ -125,6 +117,14 @@ class HyperpriorCodec(ConfigModel):
             self.z_model.build((None, None, None, c.filters))
         self.y_model.build((None, None, None, c.latent_channels))
         self.built = True
+
+    def latent_shapes(self, shape) -> tuple[tuple, tuple | None]:
+        """The shapes of ``y`` and ``z`` (None without a hyperprior) for an image of ``shape`` ``(H, W)``."""
+        c = self.config
+        h, w = -(-int(shape[0]) // c.stride), -(-int(shape[1]) // c.stride)
+        if not c.hyperprior:
+            return (h, w, c.latent_channels), None
+        return (h, w, c.latent_channels), (-(-h // HYPER_STRIDE), -(-w // HYPER_STRIDE), c.filters)
 
     # Gains --------------------------------------------------------------------------------
 
@@ -218,6 +218,12 @@ class HyperpriorCodec(ConfigModel):
         self.psnr_tracker.update_state(-10.0 * ops.log10(ops.maximum(mse, 1e-10)))
         self.bpp_tracker.update_state(self._last_bpp)
         return self.get_metrics_result()
+
+    def estimated_bpp(self, images, rate: int | None = None) -> np.ndarray:
+        """Per image, the rate the likelihoods promise at rate point ``rate`` (bits per pixel of the
+        rounded latents under the continuous densities): what the real files are checked against."""
+        self(ops.convert_to_tensor(check_images(images)), training=False, rate=rate)
+        return np.asarray(to_numpy(self._last_bpp), np.float64)
 
     # Coding -----------------------------------------------------------------------------------
 
