@@ -903,6 +903,9 @@ def describe_compact(data: bytes) -> dict:
 #: The coders of latent files (flag bits 0-1): ``rnncomp.coder_names.LATENT_CODERS``.
 #: The highest rate point a latent file may name.
 MAX_RATE_POINT = 255
+#: The largest image of a latent file (16.8 MP, e.g. 4096 x 4096): a hyperprior model decodes it
+#: whole (no tiling yet), and its synthesis needs about 200 bytes per pixel.
+MAX_LATENT_PIXELS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -935,6 +938,9 @@ class LatentHeader:
         if not 0 <= self.rate <= MAX_RATE_POINT:
             raise BitstreamError(f"rate point {self.rate} is outside 0..{MAX_RATE_POINT}")
         _check_geometry(self.height, self.width, self.stride, 1, 1)
+        if self.height * self.width > MAX_LATENT_PIXELS:
+            raise BitstreamError(f"{self.height}x{self.width} is over the {MAX_LATENT_PIXELS} pixels of a latent file "
+                                 f"(hyperprior files are not tiled)")
 
     #: One image at one rate.
     iterations = 1

@@ -215,13 +215,15 @@ def test_latent_files_refuse_damage_and_hostile_headers_quickly(model, image):
             codec.decompress(bytes(bad), model)
     # A well-formed header claiming a huge image with a tiny payload (and a correct check).
     f = bitstream.parse(data)
-    big = bitstream.LatentHeader(height=8000, width=8000, stride=16, rate=1, fingerprint=f.header.fingerprint)
+    big = bitstream.LatentHeader(height=4000, width=4000, stride=16, rate=1, fingerprint=f.header.fingerprint)
     body = bitstream._pack_latent_header(big) + b"\x00" * 8
     hostile = body + (zlib.crc32(body) & 0xFFFFFF).to_bytes(3, "little")
     t0 = time.perf_counter()
     with pytest.raises(BitstreamError, match="cannot hold"):
         codec.file_codec(model).decode_codes(bitstream.parse(hostile))
     assert time.perf_counter() - t0 < 1.0
+    with pytest.raises(BitstreamError, match="over the"):  # beyond what a latent file may hold
+        bitstream.LatentHeader(height=8000, width=8000, stride=16, rate=1)
     # Garbage payload of plausible length: an error or an image, never a crash or a hang.
     body = bitstream._pack_latent_header(f.header) + bytes(np.random.default_rng(0).integers(0, 256, 64, np.uint8))
     garbage = body + (zlib.crc32(body) & 0xFFFFFF).to_bytes(3, "little")
