@@ -34,6 +34,8 @@ def test_quality_is_the_auc_and_extends_short_curves_flat():
     flat = {"bpp": [0.125, 0.25, 0.5, 1.0], "ms-ssim": [0.6, 0.7, 0.8, 0.8]}
     assert quality(point) == pytest.approx(quality(flat))
     assert 0.6 < quality(point) < 0.8
+    high = {"bpp": [0.5, 1.0], "ms-ssim": [0.8, 0.9]}  # no file below 0.5 bpp: no credit there
+    assert quality(high) < 0.8 * 0.9
 
 
 def test_curves_are_timed_from_steps_where_asked_or_where_the_clock_restarted(tmp_path):

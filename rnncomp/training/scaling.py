@@ -9,7 +9,9 @@ against training hours with a saturating power law
 and reads it at the budget a long run can be given. Quality is the RD-AUC of MS-SSIM over
 0.125-1 bpp on the run's fixed validation crops (``validation.jsonl``; bpp as the run
 measured it: nominal for binary codes, real payload bytes for a hyperprior), curves extended
-flat past their largest file (:func:`rnncomp.training.tune.auc_objective`). Hours are wall
+flat past their largest file (:func:`rnncomp.training.tune.auc_objective`) and, where the
+smallest file is above 0.125 bpp, down to quality 0 at 0 bpp (no credit for rates a codec
+cannot reach). Hours are wall
 hours of training steps on the machine the run used (2 cores here), validation excluded.
 
 ``rnncomp scaling runs/scaling/* --budget 10 --out experiments/results/scaling`` writes
@@ -35,8 +37,12 @@ def quality(point: dict, metric: str = "ms-ssim") -> float:
     """RD-AUC of ``metric`` over :data:`AUC` of one validation line."""
     from rnncomp.training.tune import auc_objective
 
-    order = np.argsort(point["bpp"])
-    return float(auc_objective(np.asarray(point["bpp"])[order], np.asarray(point[metric])[order], AUC))
+    bpp, q = np.asarray(point["bpp"], np.float64), np.asarray(point[metric], np.float64)
+    order = np.argsort(bpp)
+    bpp, q = bpp[order], q[order]
+    if bpp[0] > AUC[0]:  # no file that small: quality 0 at 0 bpp, linearly up to the smallest file
+        bpp, q = np.concatenate([[1e-9], bpp]), np.concatenate([[0.0], q])  # (rd drops rates <= 0)
+    return float(auc_objective(bpp, q, AUC))
 
 
 def read_curve(run_dir, seconds_per_step: float | None = None) -> dict:
@@ -68,22 +74,40 @@ def read_curve(run_dir, seconds_per_step: float | None = None) -> dict:
             "last": {k: lines[-1][k] for k in ("ms-ssim", "psnr", "bpp")}}
 
 
-def fit_power_law(hours, values, fit_from: float = 0.05) -> dict | None:
-    """Least-squares ``q = a - b t^-c`` over ``c`` in a grid (``a``, ``b`` linear); None with < 3 points."""
+#: The exponents tried (learning curves of this kind fall in 0.1-1.5; a freer fit of four points
+#: happily puts the ceiling above an MS-SSIM of 1 or at the last point).
+EXPONENTS = np.geomspace(0.1, 1.5, 120)
+
+
+def fit_power_law(hours, values, fit_from: float = 0.05, ceiling: float | None = 1.0) -> dict | None:
+    """Least-squares ``q = a - b t^-c`` over ``c`` in :data:`EXPONENTS` (``a``, ``b`` linear, ``b >= 0``,
+    ``a <= ceiling``); None with fewer than 3 points."""
     t = np.asarray(hours, np.float64)
     q = np.asarray(values, np.float64)
     keep = t >= fit_from
     t, q = t[keep], q[keep]
     if len(t) < 3:
         return None
-    best = None
-    for c in np.geomspace(0.05, 3.0, 200):
+    def fit_at(c):
         x = t ** -c
         design = np.stack([np.ones_like(x), -x], 1)
         (a, b), *_ = np.linalg.lstsq(design, q, rcond=None)
-        err = float(np.sum((design @ np.array([a, b]) - q) ** 2))
-        if b >= 0 and (best is None or err < best["sse"]):
-            best = {"a": float(a), "b": float(b), "c": float(c), "sse": err, "points": int(len(t))}
+        if ceiling is not None and a > ceiling:  # refit b with a at the ceiling
+            a = ceiling
+            b = float(np.dot(x, a - q) / np.dot(x, x))
+        err = float(np.sum((a - b * x - q) ** 2))
+        return {"a": float(a), "b": float(b), "c": float(c), "sse": err, "points": int(len(t))} if b >= 0 else None
+
+    best = None
+    for grid in (EXPONENTS, None):
+        if grid is None:  # refine around the coarse optimum
+            if best is None:
+                break
+            grid = np.geomspace(max(EXPONENTS[0], best["c"] / 1.03), min(EXPONENTS[-1], best["c"] * 1.03), 41)
+        for c in grid:
+            f = fit_at(c)
+            if f is not None and (best is None or f["sse"] < best["sse"]):
+                best = f
     return best
 
 
@@ -105,7 +129,8 @@ def study(run_dirs, budget: float, out_dir, command: str = "", fit_from: float =
     for d in run_dirs:
         r = read_curve(d, (step_seconds or {}).get(Path(d).name))
         r["fit"] = fit_power_law(r["hours"], r["quality"], fit_from)
-        r["at_half_hour"] = float(np.interp(0.5, r["hours"], r["quality"])) if r["hours"][-1] >= 0.5 else None
+        inside = r["hours"][0] <= 0.5 <= r["hours"][-1]
+        r["at_half_hour"] = float(np.interp(0.5, r["hours"], r["quality"])) if inside else None
         r["at_budget"] = predict(r["fit"], budget) if r["fit"] else None
         rows.append(r)
     rows.sort(key=lambda r: -(r["at_budget"] if r["at_budget"] is not None else r["quality"][-1]))
@@ -116,16 +141,17 @@ def study(run_dirs, budget: float, out_dir, command: str = "", fit_from: float =
     (out_dir / "scaling.json").write_text(json.dumps(doc, indent=1) + "\n")
     lines = [f"Quality: mean MS-SSIM over {AUC[0]}-{AUC[1]} bpp (RD-AUC) on each run's fixed validation crops; "
              f"hours: training wall hours on the run's machine (2 cores). Fit: `{doc['fit']}`; "
-             f"prediction at {budget:g} h.", "",
-             f"| run | hours | steps | s/step | quality now | @0.5 h | fit a (ceiling) | c | predicted @{budget:g} h | PSNR AUC now (dB) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"prediction at {budget:g} h. A fit of a few points from the first half hour is a guess, not a "
+             f"forecast: read the predictions with the measured curves (`scaling.png`).", "",
+             f"| run | hours | steps | s/step | quality now | @0.5 h | fit a (ceiling) | c | points | predicted @{budget:g} h | PSNR AUC now (dB) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         f = r["fit"]
         sps = 3600 * r["hours"][-1] / max(1, r["steps"][-1])
         lines.append(
             f"| {r['name']}{'' if r['timed'] == 'measured' else ' (time ' + r['timed'] + ')'} | {r['hours'][-1]:.2f} | {r['steps'][-1]} | {sps:.2f} | {r['quality'][-1]:.4f} | "
             + (f"{r['at_half_hour']:.4f}" if r["at_half_hour"] is not None else "-") + " | "
-            + (f"{f['a']:.4f} | {f['c']:.2f} | {r['at_budget']:.4f}" if f else "- | - | -")
+            + (f"{f['a']:.4f} | {f['c']:.2f} | {f['points']} | {r['at_budget']:.4f}" if f else "- | - | - | -")
             + f" | {r['psnr_auc'][-1]:.2f} |")
     (out_dir / "scaling.md").write_text("\n".join(lines) + "\n")
 
