@@ -279,3 +279,28 @@ def test_training_steps_lower_the_loss_and_refresh_the_tables():
     # The tables are those of the weights before the last update (computed in the step's forward pass).
     fresh = np.asarray(quantize_pmf(m.z_model.table_probabilities()))
     assert (np.abs(np.asarray(m.z_model.tables).astype(int) - fresh) <= 0.05 * fresh + 2).all()
+
+
+def test_the_cli_compresses_describes_decodes_and_evaluates_a_hyperprior_checkpoint(model, image, tmp_path, capsys):
+    from PIL import Image
+
+    from rnncomp.cli import main
+    from rnncomp.models.checkpoint import save_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(model, ckpt)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    assert main(["compress", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.rnc"), "--model", str(ckpt),
+                 "--quality", "2"]) == 0
+    assert bitstream.parse((tmp_path / "a.rnc").read_bytes()).header.rate == 2
+    assert main(["info", str(tmp_path / "a.rnc")]) == 0
+    assert "rate" in capsys.readouterr().out
+    assert main(["decompress", str(tmp_path / "a.rnc"), "-o", str(tmp_path / "a.png"), "--model", str(ckpt)]) == 0
+    assert np.asarray(Image.open(tmp_path / "a.png")).shape == image.shape
+    assert main(["compress", str(tmp_path / "in.png"), "-o", str(tmp_path / "b.rnc"), "--model", str(ckpt),
+                 "--iterations", "3"]) != 0  # a one-line error, not a traceback
+    assert "quality" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(tmp_path / "in.png"), "--model", str(ckpt), "--quality", "0,2",
+                 "--quiet", "--out", str(tmp_path / "e.json")]) == 0
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert doc["results"]["quality"] == [0, 2] and len(doc["results"]["bpp"]) == 2

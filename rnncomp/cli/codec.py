@@ -220,6 +220,12 @@ def cmd_info(args) -> int:
             print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
             print(f"  coder {info['coder']}")
             continue
+        if "rate" in info:  # a hyperprior (latent) file
+            print(f"  image {info['width']}x{info['height']}, hyperprior codec: latents at 1/{info['stride']}, "
+                  f"rate point {info['rate']}, {info['payload_bytes']} bytes of range-coded latents")
+            print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
+            print(f"  coder {info['coder']}")
+            continue
         print(f"  image {info['width']}x{info['height']} (padded {info['padded_width']}x"
               f"{info['padded_height']}), {info['bits']} bits per {info['stride']}x{info['stride']} block")
         if info.get("tile"):
