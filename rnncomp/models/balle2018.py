@@ -8,7 +8,9 @@ scale hyperprior" (ICLR), in Keras 3 (any backend)::
                        h_a(|y_g|) -> z -> round -> ẑ -> h_s (integer) -> scale index
 
 - ``g_a``: four 5x5 stride-2 convolutions, GDN between them; ``g_s`` the mirror
-  (transposed convolutions, inverse GDN). ``h_a``: 3x3 conv, 5x5 s2, 5x5 s2 with ReLU.
+  (transposed convolutions, inverse GDN). Deviation: images are centred (``x - 1/2`` in,
+  ``+ 1/2`` out): on one 64x64 crop, g_a + g_s alone reach 29.3 dB after 100 Adam steps
+  centred and 13.2 dB not (the uncentred output has to be learned through every layer). ``h_a``: 3x3 conv, 5x5 s2, 5x5 s2 with ReLU.
 - ``h_s`` is an integer network (:mod:`rnncomp.layers.integer`; Balle, Johnston &
   Minnen 2019): two 3x3 sub-pixel (x2) layers and a 3x3 layer whose output is the index
   of each latent's scale in the Gaussian's table, so the decoder derives exactly the
@@ -155,7 +157,7 @@ class HyperpriorCodec(ConfigModel):
 
     def _forward(self, x, gain, inverse_gain, training):
         """``(x̂ padded, bits per image)``; ``gain``/``inverse_gain``: ``(B, M)``."""
-        y = self.g_a(x) * gain[:, None, None, :]
+        y = self.g_a(x - 0.5) * gain[:, None, None, :]
         if self.config.hyperprior:
             y_pad = pad_tensor(y, HYPER_STRIDE)
             z = self.h_a(ops.abs(y_pad))
@@ -170,7 +172,7 @@ class HyperpriorCodec(ConfigModel):
         else:
             y_tilde, y_lik = self.y_model(y, training=training)
             bits = -ops.sum(ops.log(y_lik), axis=(1, 2, 3))
-        x_hat = self.g_s(y_tilde * inverse_gain[:, None, None, :])
+        x_hat = self.g_s(y_tilde * inverse_gain[:, None, None, :]) + 0.5
         return x_hat, bits / float(np.log(2.0))
 
     # Training ---------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ class HyperpriorCodec(ConfigModel):
         gain, _ = self.gains(rate)
         images = check_images(images)
         shape = images.shape[1:3]
-        y = to_numpy(self.g_a(ops.convert_to_tensor(pad_images(images, self.stride)))) * gain
+        y = to_numpy(self.g_a(ops.convert_to_tensor(pad_images(images, self.stride) - np.float32(0.5)))) * gain
         y_int = np.round(y).astype(np.int32)
         if not c.hyperprior:
             return [LatentCodes(y_int[b], None, None, rate, shape) for b in range(len(images))]
@@ -258,7 +260,7 @@ class HyperpriorCodec(ConfigModel):
         _, inverse_gain = self.gains(rate)
         y = np.asarray(y, np.float32)
         one = y.ndim == 3
-        x = to_numpy(self.g_s(ops.convert_to_tensor(y[None] if one else y) * inverse_gain.astype(np.float32)))
+        x = to_numpy(self.g_s(ops.convert_to_tensor(y[None] if one else y) * inverse_gain.astype(np.float32))) + 0.5
         x = np.clip(x[:, : shape[0], : shape[1]], 0.0, 1.0).astype(np.float32)
         return x[0] if one else x
 
