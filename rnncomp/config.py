@@ -560,8 +560,7 @@ class HyperpriorConfig(_JsonMixin):
         scale_min, scale_max, scale_levels: the Gaussian scale table (log-spaced).
         z_range: the hyper-latent tables cover ``-z_range .. z_range`` (larger values escape).
         y_range: the longest latent table covers ``-y_range .. y_range``.
-        loss: distortion of the training loss, ``mse`` or ``ms-ssim`` (``lmbda * (1 - MS-SSIM)``
-            with ``lmbdas`` scaled for it).
+        loss: distortion of the training loss: ``mse`` (the only one so far).
         seed: seed of the noise and of the per-image trade-off draws in training.
         iterations: always 1 (one rate per file); kept so that the trainer and the CLI
             treat every model family alike.
@@ -597,7 +596,7 @@ class HyperpriorConfig(_JsonMixin):
         _check(0 < self.scale_min < self.scale_max, "need 0 < scale_min < scale_max")
         _check(2 <= self.scale_levels <= 256, "scale_levels must be in 2..256")
         _check(1 <= self.z_range <= 1024 and 1 <= self.y_range <= 4096, "z_range / y_range out of range")
-        _check(self.loss in ("mse", "ms-ssim"), f"loss must be mse or ms-ssim, got {self.loss!r}")
+        _check(self.loss == "mse", f"loss must be mse (an MS-SSIM loss is not implemented yet), got {self.loss!r}")
         _check(self.iterations == 1, "a hyperprior model codes in one shot (iterations = 1)")
 
     @property

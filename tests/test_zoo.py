@@ -80,6 +80,7 @@ def test_training_only_fields_are_the_fingerprints():
         config.E2EConfig: {"name", "iterations", "seed", "levels", "default_levels", "low_variance", "loss",
                            "upscaler", "srgan_model"},
         config.SRGANConfig: {"name", "iterations", "seed"},
+        config.HyperpriorConfig: {"name", "iterations", "seed", "lmbdas", "loss", "default_rate"},
     }
     for cls, fields in expected.items():
         assert set(cls.TRAINING_ONLY) == fields, cls
