@@ -56,6 +56,9 @@ def read_curve(run_dir, seconds_per_step: float | None = None) -> dict:
     if not path.is_file():
         raise RnncompError(f"{run_dir}: no validation.jsonl")
     lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # A run resumed from an earlier checkpoint validates some steps again: keep the later line.
+    lines = list({p["step"]: p for p in lines}.values())
+    lines.sort(key=lambda p: p["step"])
     cfg = json.loads((run_dir / "config.json").read_text())
     seconds = np.asarray([p["train_seconds"] for p in lines], np.float64)
     steps = np.asarray([p["step"] for p in lines], np.float64)
