@@ -229,9 +229,9 @@ def test_latent_files_refuse_damage_and_hostile_headers_quickly(model, image):
     garbage = body + (zlib.crc32(body) & 0xFFFFFF).to_bytes(3, "little")
     try:
         out = codec.decompress(garbage, model)
-        assert out.shape == image.shape
     except BitstreamError:
-        pass
+        out = None
+    assert out is None or out.shape == image.shape
 
 
 def test_info_describes_a_latent_file_and_other_readers_refuse_it(model, image):
