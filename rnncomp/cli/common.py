@@ -14,7 +14,7 @@ from pathlib import Path
 from rnncomp import coder_names
 from rnncomp.errors import RnncompError
 
-__all__ = ["ALL_CODERS", "CODERS", "DefaultsHelpFormatter", "command_line", "expand_inputs", "float_range", "nonnegative_int",
+__all__ = ["ALL_CODERS", "CODERS", "DefaultsHelpFormatter", "command_line", "expand_inputs", "float_range", "nonnegative_int", "rate_points",
            "floats", "image_size", "int_list", "iteration_counts", "plan_outputs", "positive_bpp", "positive_int",
            "progress", "quiet_tensorflow", "say", "threads", "write_atomic"]
 
@@ -87,21 +87,34 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def iteration_counts(text: str) -> list[int]:
-    """``8`` (1..8), ``2-12`` or ``1,2,4,8``."""
+def _int_range(text: str, single=None) -> list[int]:
+    """``LO-HI`` or a comma list as sorted integers; one number goes to ``single`` (default: itself).
+    Malformed text gives ``[]``."""
     try:
         if "-" in text:
-            lo, hi = (int(t) for t in text.split("-"))
-            ks = list(range(lo, hi + 1))
-        elif "," in text:
-            ks = sorted({int(t) for t in text.split(",") if t.strip()})
-        else:
-            ks = list(range(1, int(text) + 1))
+            lo, hi = (int(t) for t in text.split("-", 1))
+            return list(range(lo, hi + 1))
+        if "," in text or single is None:
+            return sorted({int(t) for t in text.split(",") if t.strip()})
+        return single(int(text))
     except ValueError:
-        ks = []
+        return []
+
+
+def iteration_counts(text: str) -> list[int]:
+    """``8`` (1..8), ``2-12`` or ``1,2,4,8``."""
+    ks = _int_range(text, single=lambda k: list(range(1, k + 1)))
     if not ks or ks[0] < 1:
         raise argparse.ArgumentTypeError(f"expected K, LO-HI or a comma list of counts >= 1, got {text!r}")
     return ks
+
+
+def rate_points(text: str) -> list[int]:
+    """``0-20`` or ``0,4,8``: a hyperprior model's rate points (integers >= 0)."""
+    values = _int_range(text)
+    if not values or values[0] < 0:
+        raise argparse.ArgumentTypeError(f"expected rate points like 0-20 or 0,4,8, got {text!r}")
+    return values
 
 
 def positive_bpp(text: str) -> float:

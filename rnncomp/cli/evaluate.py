@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rnncomp.cli.common import (ALL_CODERS, command_line, float_range, floats, int_list,
+from rnncomp.cli.common import (ALL_CODERS, command_line, float_range, floats, int_list, rate_points,
                                 iteration_counts, positive_int)
 from rnncomp.errors import RnncompError
 
@@ -35,23 +35,6 @@ def _curve_files(paths: list[str]) -> list[Path]:
 # --- evaluate ----------------------------------------------------------------------------------
 
 
-def quality_list(text: str) -> list[int]:
-    """``0-20`` or ``0,4,8``: rate points (integers >= 0)."""
-    import argparse
-
-    try:
-        if "-" in text:
-            lo, hi = (int(t) for t in text.split("-", 1))
-            values = list(range(lo, hi + 1))
-        else:
-            values = sorted({int(t) for t in text.split(",") if t.strip()})
-    except ValueError:
-        values = []
-    if not values or values[0] < 0:
-        raise argparse.ArgumentTypeError(f"expected rate points like 0-20 or 0,4,8, got {text!r}")
-    return values
-
-
 def add_evaluate(sub, fmt) -> None:
     ev = sub.add_parser("evaluate", formatter_class=fmt,
                         help="rate-distortion of a learned codec through real files",
@@ -65,7 +48,7 @@ def add_evaluate(sub, fmt) -> None:
                     help="K (1..K), LO-HI or a comma list (default: 1..the model's training iterations)")
     ev.add_argument("--levels", type=int_list,
                     help="end-to-end models: comma list of quantisation levels (default 8,16,...,256)")
-    ev.add_argument("--quality", type=quality_list,
+    ev.add_argument("--quality", type=rate_points,
                     help="hyperprior models: rate points, LO-HI or a comma list (default: all)")
     ev.add_argument("--upscaler", choices=("bicubic", "srgan", "both"), default="bicubic",
                     help="end-to-end models: upscaling before the IRM ('both': one result each)")

@@ -10,7 +10,8 @@ scale hyperprior" (ICLR), in Keras 3 (any backend)::
 - ``g_a``: four 5x5 stride-2 convolutions, GDN between them; ``g_s`` the mirror
   (transposed convolutions, inverse GDN). Deviation: images are centred (``x - 1/2`` in,
   ``+ 1/2`` out): on one 64x64 crop, g_a + g_s alone reach 29.3 dB after 100 Adam steps
-  centred and 13.2 dB not (the uncentred output has to be learned through every layer). ``h_a``: 3x3 conv, 5x5 s2, 5x5 s2 with ReLU.
+  centred and 13.2 dB not (the uncentred output has to be learned through every layer;
+  ``experiments/scripts/hyperprior_centring.py``). ``h_a``: 3x3 conv, 5x5 s2, 5x5 s2 with ReLU.
 - ``h_s`` is an integer network (:mod:`rnncomp.layers.integer`; Balle, Johnston &
   Minnen 2019): two 3x3 sub-pixel (x2) layers and a 3x3 layer whose output is the index
   of each latent's scale in the Gaussian's table, so the decoder derives exactly the
@@ -19,7 +20,7 @@ scale hyperprior" (ICLR), in Keras 3 (any backend)::
   ``ŷ``: the Gaussian conditional with that scale. Training: additive unit uniform
   noise in place of rounding, for the rates and for what ``h_s`` and ``g_s`` see (the
   paper's; straight-through rounding for the decoders, "mixed" quantisation, left the
-  synthesis stuck near 18 dB for the first 800 steps here: small latents round to 0 and
+  synthesis stuck near 18 dB for the first 800 steps of a stopped run here: small latents round to 0 and
   its gradient is then fictitious); loss ``R + lmbda * 255^2 * MSE`` per image
   (CompressAI's scale), ``R`` in bits per pixel.
 - **Every rate from one network**: gain units (Cui et al. 2021, "Asymmetric gained
