@@ -82,8 +82,11 @@ def _code_groups(cm, coder, values, groups, tables, ranges, decode=False):
     flat_groups = groups.ravel()
     flat = values.ravel()
     uniform = cm.stream.model.Uniform(1 << 16)
-    for g in np.unique(flat_groups) if not decode else range(len(tables)):
-        where = np.flatnonzero(flat_groups == g)
+    # One stable sort gives every group's positions in raster order (both sides know the groups).
+    order = np.argsort(flat_groups, kind="stable")
+    bounds = np.searchsorted(flat_groups[order], np.arange(len(tables) + 1))
+    for g in range(len(tables)):
+        where = order[bounds[g]:bounds[g + 1]]
         if where.size == 0:
             continue
         r = int(ranges[g])
@@ -106,18 +109,18 @@ def _code_groups(cm, coder, values, groups, tables, ranges, decode=False):
     return flat.reshape(values.shape)
 
 
-def _z_groups(shape):
+def _channel_groups(shape):
     return np.broadcast_to(np.arange(shape[-1]), shape)
 
 
-def _encode_with(model, enc, codes) -> None:
+def _encode_with(model, enc, codes, tables) -> None:
     cm = _constriction()
-    zt, yt, yr = _tables(model)
+    zt, yt, yr = tables
     if model.config.hyperprior:
-        _code_groups(cm, enc, codes.z, _z_groups(codes.z.shape), zt, np.full(len(zt), model.config.z_range))
+        _code_groups(cm, enc, codes.z, _channel_groups(codes.z.shape), zt, np.full(len(zt), model.config.z_range))
         groups = codes.indices
     else:
-        groups = _z_groups(codes.y.shape)
+        groups = _channel_groups(codes.y.shape)
     _code_groups(cm, enc, codes.y, groups, yt, yr)
 
 
@@ -127,7 +130,8 @@ def encode_latents(model, codes) -> bytes:
 
     cm = _constriction()
     encoder = cm.stream.queue.RangeEncoder()
-    _encode_with(model, encoder, codes)
+    tables = _tables(model)  # read once: the encoder and every trial decode below use them
+    _encode_with(model, encoder, codes, tables)
     full = encoder.get_compressed().astype(">u4").tobytes()
     y_shape = codes.y.shape
     z_shape = None if codes.z is None else codes.z.shape
@@ -135,7 +139,7 @@ def encode_latents(model, codes) -> bytes:
     def decodes(payload):
         try:
             dec = cm.stream.queue.RangeDecoder(_words_for_decoder(payload))
-            y, z, _ = _decode_with(model, dec, y_shape, z_shape, codes.indices)
+            y, z, _ = _decode_with(model, dec, y_shape, z_shape, tables, codes.indices)
             return np.array_equal(y, codes.y) and (z is None or np.array_equal(z, codes.z))
         except Exception:  # noqa: BLE001 - any failure means "this cut does not work"
             return False
@@ -146,19 +150,19 @@ def encode_latents(model, codes) -> bytes:
     return payload
 
 
-def _decode_with(model, dec, y_shape, z_shape, indices=None):
+def _decode_with(model, dec, y_shape, z_shape, tables, indices=None):
     """Decodes ``(y, z, indices)``; ``indices``: the scale indices when already known (the encoder's check)."""
     cm = _constriction()
-    zt, yt, yr = _tables(model)
+    zt, yt, yr = tables
     z = None
     if model.config.hyperprior:
-        z = _code_groups(cm, dec, np.zeros(z_shape, np.int64), _z_groups(z_shape), zt,
+        z = _code_groups(cm, dec, np.zeros(z_shape, np.int64), _channel_groups(z_shape), zt,
                          np.full(len(zt), model.config.z_range), True)
         if indices is None:
             indices = model.scale_indices(z, y_shape[:2])
         groups = indices
     else:
-        groups = _z_groups(y_shape)
+        groups = _channel_groups(y_shape)
     y = _code_groups(cm, dec, np.zeros(y_shape, np.int64), groups, yt, yr, True)
     return y, z, indices
 
@@ -174,7 +178,7 @@ def decode_latents(model, payload: bytes, rate: int, shape):
                              f"{shape[0]}x{shape[1]} image (at least {floor})")
     try:
         dec = _constriction().stream.queue.RangeDecoder(_words_for_decoder(payload))
-        y, z, indices = _decode_with(model, dec, y_shape, z_shape)
+        y, z, indices = _decode_with(model, dec, y_shape, z_shape, _tables(model))
     except BitstreamError:
         raise
     except Exception as e:  # noqa: BLE001 - constriction's errors on garbage input
