@@ -239,14 +239,20 @@ class HyperpriorCodec(ConfigModel):
         v = integer_forward(z, self.h_s_spec())[: y_shape[0], : y_shape[1], :]
         return np.clip(v, 0, self.config.scale_levels - 1).astype(np.int32)
 
-    def analyze(self, images, rate: int | None = None) -> list[LatentCodes]:
-        """The integer latents of ``images`` (``(B, H, W, 3)`` or ``(H, W, 3)``) at rate point ``rate``."""
+    def analysis(self, images) -> np.ndarray:
+        """``g_a``'s latents of ``images`` before any gain: one pass serves every rate point."""
+        images = check_images(images)
+        return to_numpy(self.g_a(ops.convert_to_tensor(pad_images(images, self.stride) - np.float32(0.5))))
+
+    def analyze(self, images, rate: int | None = None, latents=None) -> list[LatentCodes]:
+        """The integer latents of ``images`` (``(B, H, W, 3)`` or ``(H, W, 3)``) at rate point ``rate``;
+        ``latents``: :meth:`analysis` of the same images, when already computed."""
         c = self.config
         rate = c.default_rate if rate is None else int(rate)
         gain, _ = self.gains(rate)
         images = check_images(images)
         shape = images.shape[1:3]
-        y = to_numpy(self.g_a(ops.convert_to_tensor(pad_images(images, self.stride) - np.float32(0.5)))) * gain
+        y = (self.analysis(images) if latents is None else latents) * gain
         y_int = np.round(y).astype(np.int32)
         if not c.hyperprior:
             return [LatentCodes(y_int[b], None, None, rate, shape) for b in range(len(images))]
@@ -276,9 +282,10 @@ class HyperpriorCodec(ConfigModel):
         del iterations
         images = np.asarray(images)
         pixels = float(images.shape[1] * images.shape[2])
+        latents = self.analysis(images)
         for k in range(len(self.config.lmbdas)):
             rate = k * self.config.rate_substeps
-            codes = self.analyze(images, rate)
+            codes = self.analyze(images, rate, latents)
             nbytes = [len(encode_latents(self, code)) for code in codes]
             x_hat = self.synthesize(np.stack([code.y for code in codes]), rate, codes[0].shape)
             yield f"rate_{rate:02d}", 8.0 * float(np.mean(nbytes)) / pixels, x_hat
