@@ -37,12 +37,11 @@ Trainer(cfg).run()
 def onednn_kernels(config, precision: str, force: bool = False) -> dict:
     """``{"primitive impl": count}`` of oneDNN's executed primitives in a 2-step run."""
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}
         if force:
-            os.environ["RNNCOMP_FORCE_BF16"] = "1"
-        env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}  # RNNCOMP_FORCE_BF16 passes on
+            env["RNNCOMP_FORCE_BF16"] = "1"
         out = subprocess.run([sys.executable, "-c", _KERNEL_SCRIPT, str(config), precision, tmp + "/run"],
                              capture_output=True, text=True, env=env)
-        os.environ.pop("RNNCOMP_FORCE_BF16", None)
     counts = collections.Counter()
     for line in (out.stdout + out.stderr).splitlines():
         parts = line.split(",")
