@@ -170,7 +170,7 @@ class FileCodec(abc.ABC):
         """The uint8 image ``(H, W, 3)`` of a parsed file ``f`` (checked with :meth:`check_file` first)."""
 
     def decompress_batch(self, files: list, rate=None, batch: int = 64) -> list[np.ndarray]:
-        """:meth:`decompress` for many parsed files (the same images)."""
+        """:meth:`decompress` for many parsed files (families that batch may differ by float rounding)."""
         return [self.decompress(f, rate) for f in files]
 
     def decompress_steps(self, f, rate=None, partial: bool = True, upscaler=None) -> Iterator[np.ndarray]:

@@ -242,7 +242,13 @@ class BinaryFileCodec(FileCodec):
         return blend_rows(layout, decode_row)
 
     def decompress_batch(self, files: list, rate=None, batch: int = 64) -> list[np.ndarray]:
-        """Same-sized untiled files are decoded ``batch`` at a time (the same images)."""
+        """Same-sized untiled files are decoded ``batch`` at a time.
+
+        The images match :meth:`decompress` up to float rounding: the decoder's
+        convolutions may sum in another order for another batch size, so a value
+        near a half level can round one level apart (seen in CI: a few pixels of
+        the 37x53 ConvDeconv test image). Use :meth:`decompress` for bit-exact output.
+        """
         from rnncomp.models.codes import Codes
 
         m = self.model
