@@ -88,6 +88,19 @@ def test_a_constant_schedule_ignores_decay_parameters_it_inherits(tmp_path):
     assert float(decaying._learning_rate(100)) == pytest.approx(1e-4)
 
 
+def test_a_cosine_decay_may_start_at_a_resumed_step():
+    from rnncomp.training.trainer import make_optimizer
+
+    opt = make_optimizer({"learning_rate": 2e-3, "schedule": "cosine", "decay_start": 5000,
+                          "decay_steps": 1000, "alpha": 0.1})
+    lr = [float(opt._learning_rate(t)) for t in (0, 4999, 5000, 5500, 6000, 9000)]
+    assert lr[:3] == pytest.approx([2e-3] * 3)
+    assert lr[3] == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5))  # half way down the cosine
+    assert lr[4:] == pytest.approx([2e-4] * 2)
+    with pytest.raises(RnncompError, match="decay_start"):
+        make_optimizer({"schedule": "exponential", "decay_steps": 10, "decay_start": 5})
+
+
 def test_an_interrupted_recipe_resumes_from_its_checkpoint_for_the_time_it_has_left(tmp_path):
     from rnncomp.training.recipes import run_recipe
     from rnncomp.training.runs import checkpoint_dir, latest_checkpoint, read_state

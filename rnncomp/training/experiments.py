@@ -114,7 +114,8 @@ class TrainConfig:
     config dict (with ``model_type``). ``data.sources`` are :class:`rnncomp.training.data.Source`
     fields; ``data.validation`` optionally lists more sources whose images are all
     used for validation (besides the training sources' holdouts). ``optimizer.schedule`` is ``constant``, ``cosine`` or ``exponential``
-    (with ``decay_steps``, ``decay_rate``/``alpha``, optional ``warmup_steps``).
+    (with ``decay_steps``, ``decay_rate``/``alpha``, optional ``warmup_steps``; a cosine's
+    ``decay_start`` holds the rate until that step, so a resumed run can start its decay there).
     ``strategy`` is ``default``, ``mirrored`` (all local devices) or ``multiworker``
     (machines listed in ``TF_CONFIG``).
     """
@@ -124,7 +125,7 @@ class TrainConfig:
     model: dict[str, Any] = field(default_factory=lambda: {"preset": "toderici2017-lstm"})
     data: DataSpec = field(default_factory=dict)
     #: ``name`` (adam, adamw, sgd, rmsprop), ``learning_rate``, ``schedule`` and its parameters
-    #: (``decay_steps``, ``decay_rate``, ``alpha``, ``warmup_steps``); any other key is passed to
+    #: (``decay_steps``, ``decay_rate``, ``alpha``, ``warmup_steps``, ``decay_start``); any other key is passed to
     #: the Keras optimizer (e.g. ``beta_1``).
     optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "learning_rate": 5e-4})
     steps_per_epoch: int = 24

@@ -80,13 +80,19 @@ def make_optimizer(opt: dict):
     lr = float(opt.pop("learning_rate", 5e-4))
     schedule = opt.pop("schedule", "constant")
     warmup = int(opt.pop("warmup_steps", 0))
+    start = int(opt.pop("decay_start", 0))
     if schedule == "constant":  # a config that extends a decaying one may carry its parameters
         for key in ("decay_steps", "decay_rate", "alpha"):
             opt.pop(key, None)
+        start = 0
+    if start and (schedule != "cosine" or warmup):
+        raise RnncompError("decay_start (hold the rate until a step, then decay) needs the cosine schedule "
+                           "without warmup_steps")
     if schedule == "cosine":
+        # decay_start: Keras's linear warmup from lr to lr holds the rate, then the cosine starts.
         lr_value = keras.optimizers.schedules.CosineDecay(
-            lr if not warmup else 0.0, int(opt.pop("decay_steps")), alpha=float(opt.pop("alpha", 0.0)),
-            warmup_target=lr if warmup else None, warmup_steps=warmup)
+            0.0 if warmup else lr, int(opt.pop("decay_steps")), alpha=float(opt.pop("alpha", 0.0)),
+            warmup_target=lr if warmup or start else None, warmup_steps=warmup or start)
     elif schedule == "exponential":
         lr_value = keras.optimizers.schedules.ExponentialDecay(
             lr, int(opt.pop("decay_steps")), float(opt.pop("decay_rate", 0.5)))
