@@ -188,12 +188,16 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
     return h.digest()[:nbytes]
 
 
-def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None) -> Path:
+def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None, float16: bool = False) -> Path:
     """Copies a training checkpoint's model (config + weights, no optimizer) into ``rnncomp/weights/name``.
 
     Writes ``training.json`` beside it: the step, the training seconds recorded
     by the trainer, the experiment config, and the run's last validation line
-    (``run_dir`` defaults to the checkpoint's run folder).
+    (``run_dir`` defaults to the checkpoint's run folder). ``float16`` stores the
+    weights in half precision (:func:`store_float16`), for models whose float32
+    weights would pass the 20 MB a shipped file may have; the shipped model is
+    then the rounded one (it loads as float32), and its sample check and results
+    are measured on it.
     """
     import shutil
     import time
@@ -205,19 +209,23 @@ def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None) -> Path
         raise RnncompError(f"{src}: not a checkpoint folder (it needs config.json and model.weights.h5)")
     run_dir = Path(run_dir) if run_dir else src.parent.parent
     dest = Path(dest) if dest else weights_dir() / name
-    size = (src / "model.weights.h5").stat().st_size
-    if size >= 20 * 2**20:
-        raise RnncompError(f"{src}/model.weights.h5 is {size / 2**20:.1f} MiB: shipped files stay under 20 MB")
+    size = (src / "model.weights.h5").stat().st_size // (2 if float16 else 1)
+    if size >= SHIP_LIMIT:
+        hint = "" if float16 else " (--float16 halves it)"
+        raise RnncompError(f"{src}/model.weights.h5 would be {size / 2**20:.1f} MiB: shipped files stay under "
+                           f"20 MB{hint}")
     dest.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "model.weights.h5"):
         shutil.copyfile(src / f, dest / f)
+    if float16:
+        store_float16(dest / "model.weights.h5")
     from rnncomp.entropy.prior import FILENAME
 
     (dest / FILENAME).unlink(missing_ok=True)  # a prior belongs to the weights it was fitted to
     state = json.loads((src / "state.json").read_text()) if (src / "state.json").is_file() else {}
     info = {"name": name, "checkpoint": str(src), "step": state.get("step"),
             "train_seconds_recorded": state.get("train_seconds"), "shipped": time.strftime("%Y-%m-%d"),
-            "machine": machine_info()}
+            "weights": "float16" if float16 else "float32", "machine": machine_info()}
     if (run_dir / "config.json").is_file():
         info["experiment"] = json.loads((run_dir / "config.json").read_text())
     val = run_dir / "validation.jsonl"
@@ -228,6 +236,50 @@ def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None) -> Path
             info["validation"] = done[-1]
     (dest / TRAINING_FILE).write_text(json.dumps(info, indent=1) + "\n")
     return dest
+
+
+#: The size a shipped file stays under (a release's files are committed to the repository).
+SHIP_LIMIT = 20 * 2**20
+
+
+def store_float16(weights) -> None:
+    """Rewrites a Keras ``.weights.h5`` file with its float32 arrays in float16 (in place).
+
+    Keras casts them back when it loads the file (``Variable.assign``), so the
+    model it gives is the float32 model of the rounded weights. The file is
+    copied (HDF5 does not give back the space of deleted arrays).
+    """
+    import os
+
+    weights = Path(weights)
+    tmp = weights.with_name(weights.name + ".tmp")
+    try:
+        _copy_float16(weights, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, weights)
+
+
+def _copy_float16(weights: Path, tmp: Path) -> None:
+    import h5py
+    import numpy as np
+
+    with h5py.File(weights, "r") as src, h5py.File(tmp, "w") as dst:
+        dst.attrs.update(src.attrs)
+
+        def copy(name, obj):
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name).attrs.update(obj.attrs)
+                return
+            data = obj[...]
+            if data.dtype == np.float32:
+                if np.abs(data).max(initial=0.0) > np.finfo(np.float16).max:
+                    raise RnncompError(f"{weights}: {name} has values beyond float16's range; ship it in float32")
+                data = data.astype(np.float16)
+            dst.create_dataset(name, data=data).attrs.update(obj.attrs)
+
+        src.visititems(copy)
 
 
 def shipped_with_fingerprint(fp: bytes):

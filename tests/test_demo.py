@@ -53,3 +53,24 @@ def test_ship_copies_model_and_training_record(tmp_path):
     m = load_model(dest)
     for a, b in zip(m.get_weights(), trainer.model.get_weights()):
         assert (a == b).all()
+
+
+def test_ship_in_float16_halves_the_weights_and_loads_the_rounded_model(tmp_path):
+    import numpy as np
+
+    from rnncomp import codec
+    from rnncomp.models.checkpoint import save_checkpoint
+    from rnncomp.registry import get_model
+    from rnncomp.zoo import load_model, ship
+
+    model = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=2, bits=8, seed=0)
+    save_checkpoint(model, tmp_path / "run" / "checkpoints" / "step-00000001")
+    src = tmp_path / "run" / "checkpoints" / "step-00000001"
+    dest = ship(src, "half", dest=tmp_path / "half", float16=True)
+    assert (dest / "model.weights.h5").stat().st_size < 0.6 * (src / "model.weights.h5").stat().st_size
+    assert json.loads((dest / "training.json").read_text())["weights"] == "float16"
+    half = load_model(dest)
+    for a, b in zip(half.get_weights(), model.get_weights()):
+        assert a.dtype == b.dtype and np.array_equal(a, b.astype(np.float16).astype(b.dtype))
+    image = np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    assert codec.decompress(codec.compress(image, half), half).shape == image.shape

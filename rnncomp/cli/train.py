@@ -281,13 +281,15 @@ def add_ship(sub, fmt) -> None:
     sh.add_argument("checkpoint", help="runs/NAME/checkpoints/step-NNNNNNNN")
     sh.add_argument("--name", default="rnncomp-default", help="the shipped model's name")
     sh.add_argument("--run-dir", help="the run folder (default: the checkpoint's)")
+    sh.add_argument("--float16", action="store_true",
+                    help="store the weights in half precision (half the size; the model is the rounded one)")
     sh.set_defaults(func=cmd_ship)
 
 
 def cmd_ship(args) -> int:
     from rnncomp.zoo import ship
 
-    dest = ship(args.checkpoint, args.name, args.run_dir)
+    dest = ship(args.checkpoint, args.name, args.run_dir, float16=args.float16)
     print(f"shipped {args.checkpoint} as {args.name} -> {dest}")
     return 0
 
