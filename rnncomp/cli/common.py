@@ -258,6 +258,7 @@ def write_output(path: Path, data: bytes, force: bool) -> None:
 
 
 def _umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
     import os
 
     mask = os.umask(0o022)
@@ -277,7 +278,7 @@ def write_atomic(path: Path, data: bytes, force: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         if force:
