@@ -21,6 +21,7 @@ the file's header when reading) and use only its file-codec contract
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -70,15 +71,18 @@ def usable_coders(model) -> list[str]:
 def as_image(image) -> np.ndarray:
     """An RGB image ``(H, W, 3)`` from a numpy array (uint8, or float in [0, 1]), a PIL image or a path.
 
-    Grayscale ``(H, W)`` / ``(H, W, 1)`` is repeated to 3 channels; anything
-    else raises :class:`~rnncomp.errors.RnncompError`.
+    Grayscale ``(H, W)`` / ``(H, W, 1)`` is repeated to 3 channels; files and PIL
+    images are read as :func:`rnncomp.images.to_rgb` says (EXIF orientation, 16-bit
+    gray, transparency on white); anything else raises :class:`~rnncomp.errors.RnncompError`.
     """
     if isinstance(image, (str, Path)):
         from rnncomp.images import load_image
 
         return load_image(image)
     if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image.Image
-        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+        from rnncomp.images import to_rgb
+
+        return to_rgb(image)
     arr = np.asarray(image)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -187,11 +191,11 @@ def _model_for(header, model):
 def open_file(data, model=None, iterations: int | None = None, partial: bool = False):
     """``(parsed file, its model's FileCodec)``: damaged files fail here, before a model loads.
 
-    ``model`` as in :func:`decompress`; the model is checked against the file
+    ``data``: the file's bytes, a path to it (str or Path) or a parsed file; ``model`` as in :func:`decompress`; the model is checked against the file
     (:class:`~rnncomp.errors.WrongModelError`). ``iterations``, ``partial``: as in
     :func:`rnncomp.bitstream.parse`.
     """
-    f = bitstream.parse(data, iterations, partial)
+    f = bitstream.parse(_read(data), iterations, partial)
     fc = for_model(_model_for(f.header, model))
     fc.check_file(f.header)
     return f, fc
@@ -215,7 +219,7 @@ def decompress(data, model=None, iterations: int | None = None, partial: bool = 
             an ``.rnc`` file); WrongModelError (a BitstreamError) when the model
             is not the one that wrote the file.
     """
-    f, fc = open_file(_read(data), model, iterations, partial)
+    f, fc = open_file(data, model, iterations, partial)
     return fc.decompress(f, iterations, partial, upscaler, tile_batch)
 
 
@@ -223,16 +227,17 @@ def decompress_progressive(data, model=None, iterations: int | None = None,
                            partial: bool = True, upscaler: str | None = None) -> Iterator[np.ndarray]:
     """Yields the uint8 image ``(H, W, 3)`` after each iteration, as its chunk is read.
 
-    With ``partial`` (the default here) a file cut anywhere after its first
+    ``data`` as in :func:`decompress` (bytes, a path or a parsed file). With ``partial`` (the default here) a file cut anywhere after its first
     chunk yields the images of its complete chunks. An end-to-end file yields
     its one image (``upscaler``: ``bicubic`` or ``srgan``, default the model's).
     """
-    f, fc = open_file(_read(data), model, iterations, partial)
+    f, fc = open_file(data, model, iterations, partial)
     yield from fc.decompress_steps(f, iterations, partial, upscaler)
 
 
 def decompress_batch(files, model=None, iterations: int | None = None, batch: int = 64) -> list[np.ndarray]:
-    """:func:`decompress` for many files: same-sized files of one model are decoded ``batch`` at a time."""
+    """:func:`decompress` for many files (bytes or paths): same-sized files of one model are decoded
+    ``batch`` at a time."""
     parsed = [bitstream.parse(_read(data), iterations) for data in files]
     out: list = [None] * len(parsed)
     groups: dict = {}
@@ -249,7 +254,7 @@ def _read(data):
     """A file's bytes from bytes, a path or a parsed file (which passes through)."""
     if isinstance(data, bitstream.RncFile):
         return data
-    if isinstance(data, (str, Path)):
+    if isinstance(data, (str, os.PathLike)):
         try:
             return Path(data).read_bytes()
         except OSError as e:

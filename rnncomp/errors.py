@@ -2,10 +2,12 @@
 
 :class:`RnncompError` is a mistake the user can fix: the CLI prints ``rnncomp:
 error: <message>`` and exits non-zero; anything else is a bug and keeps its
-traceback. The others are kinds of it.
+traceback. The others are kinds of it. :class:`RnncompWarning` is a notice: the
+work goes on, changed in a way the user should know (the CLI prints ``rnncomp:
+notice: <message>``).
 """
 
-__all__ = ["BitstreamError", "ConfigError", "RnncompError", "WrongModelError"]
+__all__ = ["BitstreamError", "ConfigError", "RnncompError", "RnncompWarning", "WrongModelError"]
 
 
 class RnncompError(Exception):
@@ -26,3 +28,7 @@ class BitstreamError(RnncompError, ValueError):
 
 class WrongModelError(BitstreamError):
     """A valid file written with another model (weights fingerprint or geometry differ)."""
+
+
+class RnncompWarning(UserWarning):
+    """A notice: the input was changed on the way (e.g. transparency composited on white)."""

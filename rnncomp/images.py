@@ -2,21 +2,29 @@
 
 Every loader yields ``(name, array)`` pairs with ``array`` a ``uint8`` numpy
 array of shape ``(H, W, 3)``. Errors the user can fix (a missing path, a file
-that is not an image, an empty folder) raise :class:`~rnncomp.errors.RnncompError`
-with a one-line message.
+that is not an image, an empty folder, an image too large to decode) raise
+:class:`~rnncomp.errors.RnncompError` with a one-line message.
+
+What a file becomes (:func:`to_rgb`): the EXIF orientation is applied (the
+image as viewers show it); 16-bit gray (modes ``I;16*``, ``I``) is scaled to
+8 bits (``round(v / 257)``), as Pillow already does for 48-bit RGB; an image
+with transparency is composited on white, with a
+:class:`~rnncomp.errors.RnncompWarning` naming the file.
 """
 
 from __future__ import annotations
 
 import io
+import struct
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from rnncomp.errors import RnncompError
+from rnncomp.errors import RnncompError, RnncompWarning
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -27,9 +35,18 @@ __all__ = [
     "load_images",
     "sample_images_dir",
     "save_image",
+    "to_rgb",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".tif", ".tiff")
+
+#: The colour transparent pixels are composited on.
+BACKGROUND = (255, 255, 255)
+
+_ORIENTATION = 0x0112  # the EXIF tag
+
+#: What Pillow raises for a damaged or hostile file (struct.error, EOFError: cut headers).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
 
 
 def sample_images_dir() -> Path:
@@ -37,37 +54,55 @@ def sample_images_dir() -> Path:
     return Path(str(resources.files("rnncomp") / "samples"))
 
 
-def _to_rgb(img: Image.Image) -> np.ndarray:
+def to_rgb(img: Image.Image, name: str = "<image>") -> np.ndarray:
+    """A PIL image as ``uint8`` RGB ``(H, W, 3)``: EXIF orientation applied, 16-bit gray scaled
+    to 8 bits, transparency composited on white (with a :class:`RnncompWarning` naming ``name``)."""
+    if img.getexif().get(_ORIENTATION, 1) != 1:
+        img = ImageOps.exif_transpose(img)
+    if img.mode == "I" or img.mode.startswith("I;16"):
+        gray = np.clip(np.asarray(img, dtype=np.float64), 0, 65535) / 257.0  # 16-bit range to 8 bits
+        return np.repeat(np.rint(gray).astype(np.uint8)[..., None], 3, axis=-1)
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:  # some pixel is not opaque
+            warnings.warn(f"{name}: transparent pixels composited on white", RnncompWarning, stacklevel=2)
+            canvas = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+            img = Image.alpha_composite(canvas, rgba)
+        else:
+            img = rgba
     if img.mode != "RGB":
         img = img.convert("RGB")
     return np.asarray(img, dtype=np.uint8).copy()
 
 
-def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode image file bytes (any format Pillow reads) to ``uint8`` RGB."""
+def _open(source, name: str) -> np.ndarray:
+    """Decodes ``source`` (a path or a file object) with Pillow; every failure is one RnncompError."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(source) as img:
             img.load()
-            return _to_rgb(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            return to_rgb(img, name)
+    except UnidentifiedImageError:
+        raise RnncompError(f"{name}: not an image file Pillow can read") from None
+    except Image.DecompressionBombError:
+        raise RnncompError(f"{name}: image too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} "
+                           "pixels: a decompression bomb?)") from None
+    except _DECODE_ERRORS as e:
         raise RnncompError(f"{name}: cannot decode image ({e})") from None
 
 
+def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode image file bytes (any format Pillow reads) to ``uint8`` RGB (as :func:`to_rgb`)."""
+    return _open(io.BytesIO(data), name)
+
+
 def load_image(path: str | Path) -> np.ndarray:
-    """Read one image file as ``uint8`` RGB ``(H, W, 3)``."""
+    """Read one image file as ``uint8`` RGB ``(H, W, 3)`` (as :func:`to_rgb`)."""
     path = Path(path)
     if not path.exists():
         raise RnncompError(f"{path}: no such file")
     if path.is_dir():
         raise RnncompError(f"{path}: is a folder, expected an image file")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return _to_rgb(img)
-    except UnidentifiedImageError:
-        raise RnncompError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise RnncompError(f"{path}: cannot decode image ({e})") from None
+    return _open(path, str(path))
 
 
 def save_image(path: str | Path, array: np.ndarray) -> None:

@@ -112,3 +112,27 @@ def test_bench_entropy_reports_every_coder(capsys, samples_dir, tmp_path):
     raw = doc["bpp"]["raw"]
     # 2x2 code positions x 8 bits = 4 bytes of codes per iteration, on 32x32 pixels.
     assert len(raw) == 2 and raw[1] - raw[0] == pytest.approx(8 * 4 / 1024, abs=8 * 2 / 1024)
+
+
+def test_help_shows_each_default_once_as_typed(capsys, monkeypatch):
+    import argparse
+
+    from rnncomp.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in subs.items():
+        text = sub.format_help()
+        assert "(default: None)" not in text and "(default: [" not in text and "(default: False)" not in text, name
+        for line in text.splitlines():
+            assert line.lower().count("(default") <= 1, (name, line)
+    demo = subs["demo"].format_help()
+    assert "(default: 2,4,8)" in demo and "(default: results/demo)" in demo
+    data = next(line for line in subs["baselines"].format_help().splitlines() if line.strip().startswith("--data DATA"))
+    assert data.endswith("(default: the bundled Kodak samples)")
+    out = next(line for line in subs["evaluate"].format_help().splitlines() if line.strip().startswith("--out OUT"))
+    assert "default" not in out  # required
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "(default: 2,4,8)" in capsys.readouterr().out

@@ -162,3 +162,23 @@ def test_auto_keeps_the_smallest_coder_and_bpp_keeps_the_most_iterations(model):
     budget = 8.0 * len(bitstream.truncate(auto, 2)) / (37 * 53)
     cut = codec.compress(img, model, bpp=budget)
     assert bitstream.read_header(cut).iterations >= 2 and 8.0 * len(cut) / (37 * 53) <= budget
+
+
+def test_decoders_accept_a_path_as_well_as_bytes(model, tmp_path):
+    img = image(16, 16)
+    path = tmp_path / "x.rnc"
+    path.write_bytes(codec.compress(img, model, iterations=2, entropy="raw"))
+    want = codec.decompress(path.read_bytes(), model)
+    for source in (str(path), path):
+        np.testing.assert_array_equal(rnncomp.decompress(source, model), want)
+        np.testing.assert_array_equal(list(codec.decompress_progressive(source, model))[-1], want)
+        np.testing.assert_array_equal(codec.decompress_batch([source], model)[0], want)
+        assert codec.open_file(source, model)[0].header.iterations == 2
+    with pytest.raises(RnncompError, match="missing.rnc"):
+        codec.open_file(str(tmp_path / "missing.rnc"), model)
+
+
+def test_pil_images_are_read_like_files():
+    rgba = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    with pytest.warns(rnncomp.errors.RnncompWarning, match="composited on white"):
+        assert (codec.as_image(rgba) == 255).all()

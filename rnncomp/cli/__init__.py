@@ -1,7 +1,10 @@
 """The ``rnncomp`` command line: one program, one subcommand per job.
 
 User mistakes (a missing file, a bad option value, an unknown codec) end with a
-one-line ``rnncomp: error: ...`` on stderr and exit status 2; no traceback.
+one-line ``rnncomp: error: ...`` on stderr and exit status 2; no traceback. In a
+batch every bad file gets its line, the others are still done, and the exit status
+is 2 at the end. The library's notices (:class:`~rnncomp.errors.RnncompWarning`,
+e.g. transparency composited on white) print as ``rnncomp: notice: ...``.
 
 One module per group of subcommands, each with its handlers (``cmd_*``) and, beside
 each, the function that adds its parser (listed in the module's ``PARSERS``):
@@ -23,10 +26,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from rnncomp import __version__
 from rnncomp.cli import codec, evaluate, tools, train
-from rnncomp.errors import RnncompError
+from rnncomp.cli.common import DefaultsHelpFormatter, notice
+from rnncomp.errors import RnncompError, RnncompWarning
 
 __all__ = ["main", "build_parser"]
 
@@ -40,11 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rnncomp",
         description="Learned lossy image compression: recurrent and CNN codecs, baselines, evaluation.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"rnncomp {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
     adders = {**evaluate.PARSERS, **train.PARSERS, **tools.PARSERS, **codec.PARSERS}
     assert sorted(adders) == sorted(_COMMANDS), "every subcommand is listed once in _COMMANDS"
     for name in _COMMANDS:
@@ -61,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RnncompWarning)
+            warnings.showwarning = _notices(warnings.showwarning)
+            return args.func(args) or 0
     except RnncompError as e:
         print(f"rnncomp: error: {e}", file=sys.stderr)
         return 2
@@ -71,3 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `rnncomp info --json | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _notices(previous):
+    """A ``warnings.showwarning`` that prints rnncomp's notices in one line, others as ``previous`` does."""
+
+    def show(message, category, *rest, **kw):
+        if issubclass(category, RnncompWarning):
+            notice(str(message))
+        else:
+            previous(message, category, *rest, **kw)
+
+    return show

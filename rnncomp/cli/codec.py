@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from rnncomp.cli.common import (ALL_CODERS, DefaultsHelpFormatter, expand_inputs, plan_outputs,
-                                nonnegative_int, positive_bpp, positive_int, progress, quiet_tensorflow, say, threads,
-                                write_atomic)
+from rnncomp.cli.common import (ALL_CODERS, DefaultsHelpFormatter, Failures, expand_inputs, is_stdio,
+                                nonnegative_int, notice, plan_outputs, positive_bpp, positive_int, progress,
+                                quiet_tensorflow, read_input, say, shown, threads, write_output)
 from rnncomp.errors import RnncompError
 
 __all__ = ["PARSERS", "cmd_compress", "cmd_decompress", "cmd_info"]
@@ -21,9 +20,14 @@ def add_compress(sub, fmt) -> None:
     co = sub.add_parser(
         "compress", formatter_class=DefaultsHelpFormatter, help="compress images into .rnc files",
         description="Compress images (files, folders, globs) into rnncomp's progressive .rnc "
-                    "files. Without -o or --out-dir each file is written beside its image.")
-    co.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders or glob patterns")
-    co.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
+                    "files. Without -o or --out-dir each file is written beside its image; an image "
+                    "read from standard input (-) is written to standard output. Images are read as "
+                    "viewers show them (EXIF orientation applied, 16-bit scaled to 8 bits, transparency "
+                    "composited on white with a notice). A bad file is reported in one line and the "
+                    "others are still done; the exit status is then 2.")
+    co.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders or glob patterns; - for "
+                                                             "standard input")
+    co.add_argument("-o", "--output", metavar="OUT", help="output file (one input only; - for standard output)")
     co.add_argument("--out-dir", metavar="DIR", help="output folder (keeps the inputs' relative paths)")
     co.add_argument("--model", metavar="NAME|PATH",
                     help="shipped model name, checkpoint folder or .keras file "
@@ -52,48 +56,60 @@ def add_compress(sub, fmt) -> None:
 
 
 def cmd_compress(args) -> int:
-    from rnncomp.codec import compress, resolve_model
-    from rnncomp.images import IMAGE_SUFFIXES, load_image
+    from rnncomp.bitstream import parse
+    from rnncomp.codec import compress, compress_batch, resolve_model
+    from rnncomp.images import IMAGE_SUFFIXES
 
     items = expand_inputs(args.inputs, IMAGE_SUFFIXES, "images")
     outs = plan_outputs(items, args, ".rnc")
     quiet_tensorflow()
     threads(args)
     model = resolve_model(args.model)
-    failed = 0
-    ahead: dict = {}  # files of same-sized images coded together (compress_batch), by source
+    failures = Failures()
     pairs = list(zip(items, outs))
-    for start in range(0, len(pairs), 64) if len(pairs) > 1 else ():
-        from rnncomp.codec import compress_batch
-
+    bar = progress(pairs, args, "image")
+    for start in range(0, len(pairs), 64):  # images read 64 at a time; same-sized ones coded together
         chunk = pairs[start:start + 64]
-        try:
-            files = compress_batch([load_image(src) for (src, _), _ in chunk], model, args.iterations,
-                                   args.bpp, args.entropy, tile=args.tile, levels=args.levels,
-                                   quality=args.quality)
-        except RnncompError:
-            continue  # one image is bad: code this chunk one by one, to name it
-        ahead.update({src: data for ((src, _), _), data in zip(chunk, files)})
-    for (src, _), out in progress(pairs, args, "image"):
-        try:
-            data = ahead.pop(src, None)
-            if data is None:
-                data = compress(load_image(src), model, iterations=args.iterations, bpp=args.bpp,
-                                entropy=args.entropy, levels=args.levels, tile=args.tile,
-                                quality=args.quality)
-            write_atomic(out, data, args.force)
-        except RnncompError as e:
-            if len(items) == 1:
-                raise
-            print(f"rnncomp: error: {src}: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        from rnncomp.bitstream import parse
+        images = []
+        for (src, _), _ in chunk:
+            try:
+                images.append(_load(src))
+            except RnncompError as e:
+                images.append(e)
+        good = [n for n, image in enumerate(images) if not isinstance(image, RnncompError)]
+        files: list = [None] * len(chunk)
+        if len(good) > 1:
+            try:
+                coded = compress_batch([images[n] for n in good], model, args.iterations, args.bpp, args.entropy,
+                                       tile=args.tile, levels=args.levels, quality=args.quality)
+                for n, data in zip(good, coded):
+                    files[n] = data
+            except RnncompError:
+                pass  # one image is refused: code them one by one, to name it
+        for ((src, _), out), image, data in zip(chunk, images, files):
+            bar.update(1)
+            try:
+                if isinstance(image, RnncompError):
+                    raise image
+                if data is None:
+                    data = compress(image, model, iterations=args.iterations, bpp=args.bpp, entropy=args.entropy,
+                                    levels=args.levels, tile=args.tile, quality=args.quality)
+                write_output(out, data, args.force)
+            except RnncompError as e:
+                failures.report(src, e)
+                continue
+            h = parse(data).header
+            say(args, f"{shown(src)} -> {shown(out, output=True)}: {h.rate_summary}, {h.coder}, {len(data)} bytes, "
+                      f"{8.0 * len(data) / (h.height * h.width):.4f} bpp")
+    bar.close()
+    return failures.status
 
-        h = parse(data).header
-        say(args, f"{src} -> {out}: {h.rate_summary}, {h.coder}, {len(data)} bytes, "
-                  f"{8.0 * len(data) / (h.height * h.width):.4f} bpp")
-    return 2 if failed else 0
+
+def _load(src: Path):
+    """An input image from its file, or from standard input for ``-``."""
+    from rnncomp.images import decode_image, load_image
+
+    return decode_image(read_input(src), shown(src)) if is_stdio(src) else load_image(src)
 
 
 # --- decompress --------------------------------------------------------------------------------
@@ -103,21 +119,24 @@ def add_decompress(sub, fmt) -> None:
     de = sub.add_parser(
         "decompress", formatter_class=DefaultsHelpFormatter, help="decode .rnc files into images",
         description="Decode .rnc files (files, folders, globs) into images. Without -o or "
-                    "--out-dir each image is written beside its file.")
-    de.add_argument("inputs", nargs="+", metavar="IN.rnc", help=".rnc files, folders or glob patterns")
-    de.add_argument("-o", "--output", metavar="OUT.png", help="output image (one input only; "
-                                                               "format from the suffix)")
+                    "--out-dir each image is written beside its file; a file read from standard "
+                    "input (-) is written to standard output. A bad file is reported in one line and "
+                    "the others are still done; the exit status is then 2.")
+    de.add_argument("inputs", nargs="+", metavar="IN.rnc", help=".rnc files, folders or glob patterns; - for "
+                                                                 "standard input")
+    de.add_argument("-o", "--output", metavar="OUT.png", help="output image (one input only; format from the "
+                                                               "suffix, else --format; - for standard output)")
     de.add_argument("--out-dir", metavar="DIR", help="output folder")
-    de.add_argument("--format", default="png", help="image format of derived output names")
+    de.add_argument("--format", default="png", help="image format of derived output names and of standard output")
     de.add_argument("--model", metavar="NAME|PATH",
                     help="the model that wrote the files (default: the shipped model they name)")
     de.add_argument("--iterations", type=positive_int, metavar="K",
                     help="decode only the first K iterations (a lower-rate image)")
     de.add_argument("--partial", action="store_true",
-                    help="accept files cut short: decode their complete iterations")
+                    help="accept files cut short: decode their complete iterations (and say how many)")
     de.add_argument("--upscaler", choices=("bicubic", "srgan"),
                     help="end-to-end files: how the compact image is upscaled before the IRM "
-                         "(default: the model's)")
+                         "(default: the model's; other files: ignored, with a notice)")
     de.add_argument("--threads", type=positive_int, metavar="N",
                     help="TensorFlow intra-op threads (default: all cores)")
     de.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -130,33 +149,36 @@ def cmd_decompress(args) -> int:
     from rnncomp.codec import decompress
 
     items = expand_inputs(args.inputs, (".rnc",), ".rnc files")
+    failures = Failures()
     parsed = []
-    for src, _ in items:  # every file parsed and checked first (once): fail fast, before any model is loaded
+    for src, _ in items:  # every file parsed and checked first (once), before any model is loaded
         try:
-            parsed.append(parse(src.read_bytes(), args.iterations, args.partial))
-        except OSError as e:
-            raise RnncompError(f"{src}: cannot read ({e.strerror})") from None
+            parsed.append(parse(read_input(src), args.iterations, args.partial))
         except RnncompError as e:
-            raise RnncompError(f"{src}: {e}") from None
+            parsed.append(e)
     suffix = "." + args.format.lower().lstrip(".")
     outs = plan_outputs(items, args, suffix)
-    fmt = _image_format(outs[0]) if args.output else _image_format(Path("x" + suffix))
+    fmt = _image_format(outs[0]) if args.output and not is_stdio(outs[0]) else _image_format(Path("x" + suffix))
     quiet_tensorflow()
     threads(args)
-    failed = 0
     for (src, _), f, out in progress(list(zip(items, parsed, outs)), args, "file"):
         try:
+            if isinstance(f, RnncompError):
+                raise f
             image = decompress(f, args.model, iterations=args.iterations,
                                partial=args.partial, upscaler=args.upscaler)
-            write_atomic(out, _encode_image(image, fmt), args.force)
+            write_output(out, _encode_image(image, fmt), args.force)
         except RnncompError as e:
-            if len(items) == 1:
-                raise RnncompError(f"{src}: {e}") from None
-            print(f"rnncomp: error: {src}: {e}", file=sys.stderr)
-            failed += 1
+            failures.report(src, e)
             continue
-        say(args, f"{src} -> {out}: {image.shape[1]}x{image.shape[0]}")
-    return 2 if failed else 0
+        if args.upscaler and not f.compact:
+            notice(f"{shown(src)}: --upscaler applies to end-to-end files only; this "
+                   f"{'hyperprior' if f.latent else 'recurrent (binary)'} file was decoded without it")
+        cut = not f.single and len(f.payloads) < (args.iterations or f.header.iterations)
+        done = "" if f.single else (f", {len(f.payloads)} of {f.header.iterations} iterations"
+                                    + (" (the file is cut short)" if cut else ""))
+        say(args, f"{shown(src)} -> {shown(out, output=True)}: {image.shape[1]}x{image.shape[0]}{done}")
+    return failures.status
 
 
 def _image_format(path: Path) -> str:
@@ -185,7 +207,7 @@ def add_info(sub, fmt) -> None:
     info = sub.add_parser("info", formatter_class=DefaultsHelpFormatter, help="describe .rnc files (no model needed)",
                           description="Print the header of .rnc files and the size of every "
                                       "iteration; checks their integrity.")
-    info.add_argument("inputs", nargs="+", metavar="FILE.rnc", help=".rnc files, folders or globs")
+    info.add_argument("inputs", nargs="+", metavar="FILE.rnc", help=".rnc files, folders or globs; - for standard input")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=cmd_info)
 
@@ -194,24 +216,19 @@ def cmd_info(args) -> int:
     from rnncomp.bitstream import describe
 
     items = expand_inputs(args.inputs, (".rnc",), ".rnc files")
-    failed = 0
+    failures = Failures()
     reports = []
     for src, _ in items:
         try:
-            info = describe(src.read_bytes())
-        except OSError as e:
-            info, err = None, f"cannot read ({e.strerror})"
+            info = describe(read_input(src))
         except RnncompError as e:
-            info, err = None, str(e)
-        if info is None:
-            print(f"rnncomp: error: {src}: {err}", file=sys.stderr)
-            failed += 1
+            failures.report(src, e)
             continue
-        info = {"file": str(src), **info}
+        info = {"file": shown(src), **info}
         reports.append(info)
         if args.json:
             continue
-        print(f"{src}: rnncomp format v{info['format_version']}, {info['size_bytes']} bytes "
+        print(f"{shown(src)}: rnncomp format v{info['format_version']}, {info['size_bytes']} bytes "
               f"({info['header_bytes']} header), {info['bpp']:.4f} bpp")
         if "compact_shape" in info:  # an end-to-end file
             h, w, c = info["compact_shape"]
@@ -239,7 +256,7 @@ def cmd_info(args) -> int:
                   f"cut here: {c['file_bytes_if_cut_here']} bytes, {c['bpp_if_cut_here']:.4f} bpp")
     if args.json:
         print(json.dumps(reports if len(items) > 1 else (reports[0] if reports else None), indent=2))
-    return 2 if failed else 0
+    return failures.status
 
 
 #: Subcommand name -> the function that adds its parser (``rnncomp.cli`` orders them).

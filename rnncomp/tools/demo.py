@@ -6,12 +6,15 @@ thumbnails) with the shipped model to real ``.rnc`` files at a few iteration
 counts, decompresses them to PNG, and encodes the same image with JPEG (and,
 for thumbnails, header-less JPEG) at the highest quality whose file is no
 larger than ours. It prints bytes, PSNR, MS-SSIM and our decode time (best of
-three, warm) for each and writes a side-by-side picture per image.
+three, warm) for each and writes a side-by-side picture per image, showing
+every codec the table compares. Output names are the samples' names made safe
+for every file system (``thumbs32-sample[0]:cat`` -> ``thumbs32-sample-0-cat``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["run_demo"]
+__all__ = ["file_stem", "run_demo"]
 
 
 def _samples(thumbs: int) -> list[tuple[str, np.ndarray]]:
@@ -30,6 +33,12 @@ def _samples(thumbs: int) -> list[tuple[str, np.ndarray]]:
     if thumbs:
         items += load_images(root / "thumbs32" / "thumbs32-sample.npz", limit=thumbs)
     return items
+
+
+def file_stem(name: str) -> str:
+    """``name`` as a file name valid everywhere: runs of anything but letters, digits, ``.``, ``_``, ``-``
+    become one ``-`` (a thumbnail's ``thumbs32-sample[0]:cat`` -> ``thumbs32-sample-0-cat``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.") or "image"
 
 
 def _scores(original, decoded) -> dict:
@@ -50,7 +59,7 @@ def _at_most(codec, image, nbytes: int) -> dict:
 def _panel(path: Path, original, rows: list[tuple[str, np.ndarray]]):
     from PIL import Image, ImageDraw
 
-    scale = max(1, 96 // original.shape[0])  # thumbnails drawn 3x so they can be seen
+    scale = max(1, 128 // original.shape[0])  # thumbnails drawn 4x, so they (and their labels) can be seen
     tiles = [("original", original)] + rows
     h, w = original.shape[0] * scale, original.shape[1] * scale
     canvas = Image.new("RGB", (w * len(tiles) + 4 * (len(tiles) - 1), h + 14), "white")
@@ -75,11 +84,12 @@ def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4,
     out_dir.mkdir(parents=True, exist_ok=True)
     jpeg, headerless = get_codec("jpeg"), get_codec("jpeg-headerless")
     rows = []
+    samples = [(file_stem(name), name, image) for name, image in _samples(thumbs)]
+    width = max(len("image"), *(len(stem) for stem, _, _ in samples))
     out(f"model {model_name(m) or m.config.name}; files in {out_dir}/")
-    out(f"{'image':<36s} {'size':>9s} {'it':>3s} {'rnc bytes':>9s} {'PSNR':>6s} {'MS-SSIM':>7s} {'decode':>8s}   "
+    out(f"{'image':<{width}s} {'size':>9s} {'it':>3s} {'rnc bytes':>9s} {'PSNR':>6s} {'MS-SSIM':>7s} {'decode':>8s}   "
         f"{'JPEG at <= bytes':<34s}")
-    for name, image in _samples(thumbs):
-        stem = Path(name).stem
+    for stem, name, image in samples:
         small = min(image.shape[:2]) < 64
         ks = [k for k in iterations if k <= 16]
         if not ks:
@@ -103,12 +113,12 @@ def run_demo(model=None, out_dir: str | Path = "results/demo", iterations=(2, 4,
             text = "  ".join(
                 f"{r['codec']}: {r['bytes']} B {r['psnr']:.2f} dB {r['ms_ssim']:.3f}"
                 + ("" if r["fits"] else " (its smallest file)") for r in refs)
-            out(f"{stem:<36s} {image.shape[1]:>4d}x{image.shape[0]:<4d} {k:3d} {len(data):9d} "
+            out(f"{stem:<{width}s} {image.shape[1]:>4d}x{image.shape[0]:<4d} {k:3d} {len(data):9d} "
                 f"{ours['psnr']:6.2f} {ours['ms_ssim']:7.4f} {ours['decode_ms']:6.0f}ms   {text}")
-            rows.append({"image": stem, "width": image.shape[1], "height": image.shape[0], "iterations": k,
+            rows.append({"image": stem, "name": name, "width": image.shape[1], "height": image.shape[0], "iterations": k,
                          "rnc": ours, "reference": [{x: r[x] for x in r if x != "image"} for r in refs]})
             tiles.append((f"rnc {k} it {len(data)} B", decoded))
-            tiles.append((f"jpeg {refs[0]['bytes']} B", refs[0]["image"]))
+            tiles += [(f"{r['codec']} {r['bytes']} B", r["image"]) for r in refs]  # what the table compares
         _panel(out_dir / f"{stem}-compare.png", image, tiles)
     (out_dir / "demo.json").write_text(json.dumps({"model": model_name(m), "entropy": entropy or "auto",
                                                    "rows": rows}, indent=1) + "\n")
