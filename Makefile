@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
+.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -143,6 +143,10 @@ HP_RUN ?= runs/hyperprior-default
 
 train-hyperprior: ## train the hyperprior codec (experiments/hyperprior-default.json); resumes
 	$(MAKE) train CONFIG=experiments/hyperprior-default.json
+
+ship-hyperprior: install ## ship CKPT as HP_MODEL (float16 weights: float32 ones pass 20 MB), with its check on the bundled samples
+	$(BIN)/rnncomp ship $(CKPT) --name $(HP_MODEL) --float16
+	$(BIN)/rnncomp evaluate --model $(HP_MODEL) --quiet --out rnncomp/weights/$(HP_MODEL)/samples-kodak.json
 
 evaluate-hyperprior: install ## HP_MODEL on Kodak and the 1,000 hold-out thumbnails (real files, every rate point) vs JPEG, WebP, rnncomp-default
 	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(HP_MODEL) --out $(RESULTS)/kodak/$(HP_MODEL).json \
