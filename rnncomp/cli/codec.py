@@ -137,6 +137,10 @@ def add_decompress(sub, fmt) -> None:
     de.add_argument("--upscaler", choices=("bicubic", "srgan"),
                     help="end-to-end files: how the compact image is upscaled before the IRM "
                          "(default: the model's; other files: ignored, with a notice)")
+    de.add_argument("--max-pixels", type=positive_int, metavar="N",
+                    help="the most pixels a model may decode at once; files over it are refused (default: what "
+                         "the encoder runs at once: 1048576, a 1024x1024 window, for recurrent-codec files, "
+                         "4194304 for end-to-end and hyperprior files; memory grows with it)")
     de.add_argument("--threads", type=positive_int, metavar="N",
                     help="TensorFlow intra-op threads (default: all cores)")
     de.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -166,7 +170,7 @@ def cmd_decompress(args) -> int:
             if isinstance(f, RnncompError):
                 raise f
             image = decompress(f, args.model, iterations=args.iterations,
-                               partial=args.partial, upscaler=args.upscaler)
+                               partial=args.partial, upscaler=args.upscaler, max_pixels=args.max_pixels)
             write_output(out, _encode_image(image, fmt), args.force)
         except RnncompError as e:
             failures.report(src, e)
