@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnncomp.cli.common import (ALL_CODERS, DefaultsHelpFormatter, Failures, expand_inputs, is_stdio,
                                 nonnegative_int, notice, plan_outputs, positive_bpp, positive_int, progress,
-                                quiet_tensorflow, read_input, say, shown, threads, write_output)
+                                read_input, say, shown, threads, write_output)
 from rnncomp.errors import RnncompError
 
 __all__ = ["PARSERS", "cmd_compress", "cmd_decompress", "cmd_info"]
@@ -62,7 +62,6 @@ def cmd_compress(args) -> int:
 
     items = expand_inputs(args.inputs, IMAGE_SUFFIXES, "images")
     outs = plan_outputs(items, args, ".rnc")
-    quiet_tensorflow()
     threads(args)
     model = resolve_model(args.model)
     failures = Failures()
@@ -163,7 +162,6 @@ def cmd_decompress(args) -> int:
     suffix = "." + args.format.lower().lstrip(".")
     outs = plan_outputs(items, args, suffix)
     fmt = _image_format(outs[0]) if args.output and not is_stdio(outs[0]) else _image_format(Path("x" + suffix))
-    quiet_tensorflow()
     threads(args)
     for (src, _), f, out in progress(list(zip(items, parsed, outs)), args, "file"):
         try:
