@@ -29,10 +29,11 @@ __all__ = ["BYTES_PER_PIXEL", "SINGLE_MAX_PIXELS", "TILED_MAX_PIXELS", "check_pi
 TILED_MAX_PIXELS = TILE * TILE
 #: End-to-end and latent files: their encoders code whole images (4 MP).
 SINGLE_MAX_PIXELS = 1 << 22
-#: Decoding memory per pixel run at once, above the loaded model (peak RSS, shipped models,
-#: rounded up; ``docs/bitstream.md``, *Decoding memory*). The output image and the codes add
-#: 3 bytes per image pixel and ``iterations * bits / (8 * stride^2)`` per pixel for tiled files.
-BYTES_PER_PIXEL = {"binary": 450, "compact": 700, "latent": 300}
+#: Decoding memory per pixel run at once, above the loaded model: peak RSS measured for
+#: rnncomp-default (332 at 1 MP, 364 at 16 MP), e2e-default (512 at 1 MP, 620 at 16 MP) and a
+#: default-sized (128-filter) hyperprior model (993 at 1 MP), rounded up (``docs/bitstream.md``,
+#: *Decoding memory*, has the other terms: the output image, a tiled file's codes and band).
+BYTES_PER_PIXEL = {"binary": 450, "compact": 700, "latent": 1100}
 
 
 def default_max_pixels(family: str) -> int:

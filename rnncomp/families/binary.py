@@ -11,7 +11,8 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
 - Coders: ``raw``, ``huffman``, ``context``, ``prior`` (with the model's fitted
   context prior); ``auto`` writes each and keeps the smallest.
 - Large images: over ``tile`` px on a side, overlapping windows in bounded
-  memory (:mod:`rnncomp.tiling`).
+  memory (:mod:`rnncomp.tiling`); decoding runs at most ``max_pixels`` at once
+  (:mod:`rnncomp.budget`; default one 1024x1024 window).
 - Decoded images are ``to_uint8`` of the model's float output, so
   ``decompress(compress(x, iterations=k))`` equals
   ``to_uint8(model.decode(model.encode(x, k), k)[0])`` exactly.
