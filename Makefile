@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench clean
+.PHONY: help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ test: install ## the default (fast) test suite
 
 FAST_TESTS = tests/test_imports.py tests/test_bitstream.py tests/test_entropy.py tests/test_families.py \
   tests/test_layers.py tests/test_metrics.py tests/test_rd.py tests/test_registry.py tests/test_images.py \
-  tests/test_codec.py tests/test_prior.py tests/test_zoo.py
+  tests/test_codec.py tests/test_prior.py tests/test_zoo.py tests/test_budget.py
 
 test-fast: install ## the edit loop's subset (about a minute): format, coders, families, layers, metrics, codec
 	$(BIN)/python -m pytest -m "not slow" -q $(FAST_TESTS)
@@ -66,6 +66,10 @@ bench-train: install ## training-speed table: full/half/quarter width, 32/64 pat
 bench: install ## coding speed, peak memory (up to 48 MP) and FLOPs vs JPEG/WebP -> $(RESULTS)/bench (quiet machine; RUNS=N)
 	$(BIN)/rnncomp bench --data $(DATA) --out $(RESULTS)/bench $(if $(RUNS),--runs $(RUNS))
 	$(BIN)/rnncomp bench --seams --data $(DATA) --out $(RESULTS)/bench
+
+fuzz: install ## valid-looking hostile .rnc files through every decoder (CASES=300, SEED=0): outcomes, largest peak memory
+	$(BIN)/python -m rnncomp.tools.fuzz --cases $(or $(CASES),300) --seed $(or $(SEED),0)
+	$(BIN)/python -m rnncomp.tools.fuzz --largest
 
 tune: install ## Hyperband sweep SWEEP (default experiments/sweeps/e2e.json); resumes; MAX_TRIALS=N stops after N trials
 	$(BIN)/rnncomp tune --config $(or $(SWEEP),experiments/sweeps/e2e.json) $(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS))

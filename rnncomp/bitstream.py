@@ -23,8 +23,9 @@ The full specification is ``docs/bitstream.md``; in short (version 1)::
 
 Hostile input: every length is checked before it is used; sizes beyond the
 limits below are refused before anything is allocated; a coded chunk must be at
-least ``ceil(bits / 1024)`` bytes long, so the decoder's work and memory grow
-with the file's real size. Every problem with a file's bytes raises
+least ``ceil(bits / 1024)`` bytes long, so the entropy decoder's work grows
+with the file's real size; the model's memory is bounded by the decoders' budget
+(:mod:`rnncomp.budget`), checked from the header. Every problem with a file's bytes raises
 :class:`BitstreamError` (a :class:`~rnncomp.errors.RnncompError`), quickly.
 """
 
@@ -42,6 +43,7 @@ from rnncomp.errors import BitstreamError, RnncompError, WrongModelError
 
 __all__ = [
     "BitstreamError",
+    "assemble",
     "RncFile",
     "parse",
     "CompactHeader",
@@ -904,7 +906,7 @@ def describe_compact(data: bytes) -> dict:
 #: The highest rate point a latent file may name.
 MAX_RATE_POINT = 255
 #: The largest image of a latent file (16.8 MP, e.g. 4096 x 4096): a hyperprior model decodes it
-#: whole (no tiling yet), and its synthesis needs about 200 bytes per pixel.
+#: whole (no tiling yet), about 1 KB per pixel, so decoders take 4 MP by default (rnncomp.budget).
 MAX_LATENT_PIXELS = 1 << 24
 
 
@@ -984,7 +986,19 @@ def _parse_latent_header(data) -> tuple[LatentHeader, int]:
 
 def write_latent(payload: bytes, header: LatentHeader) -> bytes:
     """A latent file: header, the range-coded latents (:mod:`rnncomp.entropy.latent`), 3-byte check."""
-    body = _pack_latent_header(header) + bytes(payload)
+    return assemble(header, [payload])
+
+
+def assemble(header, payloads) -> bytes:
+    """A file of ``header`` (any kind) and its chunks' ``payloads`` as given, the checks computed.
+
+    Nothing else is checked or coded (the writers do that): a test or a fuzzer
+    (:mod:`rnncomp.tools.fuzz`) makes files with hostile fields and valid checks with it.
+    """
+    if isinstance(header, Header):
+        return _serialize(header, list(payloads))
+    pack = _pack_latent_header if isinstance(header, LatentHeader) else _pack_compact_header
+    body = pack(header) + bytes(payloads[0])
     return body + _check_value(zlib.crc32(body), LAST_CHECK_BYTES)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from rnncomp import bitstream, zoo
 from rnncomp.coder_names import AUTO, CODERS
 from rnncomp.errors import RnncompError
-from rnncomp.families import for_model, to_uint8
+from rnncomp.families import for_file, for_model, to_uint8
 from rnncomp.families.binary import tile_layout
 
 __all__ = [
@@ -188,21 +188,23 @@ def _model_for(header, model):
     return m
 
 
-def open_file(data, model=None, iterations: int | None = None, partial: bool = False):
+def open_file(data, model=None, iterations: int | None = None, partial: bool = False, max_pixels=None):
     """``(parsed file, its model's FileCodec)``: damaged files fail here, before a model loads.
 
     ``data``: the file's bytes, a path to it (str or Path) or a parsed file; ``model`` as in :func:`decompress`; the model is checked against the file
     (:class:`~rnncomp.errors.WrongModelError`). ``iterations``, ``partial``: as in
-    :func:`rnncomp.bitstream.parse`.
+    :func:`rnncomp.bitstream.parse`. A file whose decoding would run more than ``max_pixels``
+    pixels at once (:mod:`rnncomp.budget`) is refused here too.
     """
     f = bitstream.parse(_read(data), iterations, partial)
+    for_file(f).check_budget(f.header, max_pixels)
     fc = for_model(_model_for(f.header, model))
     fc.check_file(f.header)
     return f, fc
 
 
 def decompress(data, model=None, iterations: int | None = None, partial: bool = False,
-               upscaler: str | None = None, tile_batch: int = 1) -> np.ndarray:
+               upscaler: str | None = None, tile_batch: int = 1, max_pixels: int | None = None) -> np.ndarray:
     """Decodes an ``.rnc`` file to a uint8 image ``(H, W, 3)``.
 
     Args:
@@ -212,40 +214,50 @@ def decompress(data, model=None, iterations: int | None = None, partial: bool = 
         iterations: decode only the first ``iterations`` (default: all).
         partial: accept a file cut short and decode its complete chunks.
         upscaler: end-to-end files only: ``bicubic`` or ``srgan`` (default: the model's).
-        tile_batch: tiled files: windows decoded together (the image is the same).
+        tile_batch: tiled files: windows decoded together (the image is the same), as many
+            as fit in ``max_pixels``.
+        max_pixels: the most pixels the model may decode at once (:mod:`rnncomp.budget`;
+            default what the encoder runs at once: one 1024x1024 window of binary codes,
+            4 MP for end-to-end and hyperprior files). Memory grows with it.
 
     Raises:
         BitstreamError: the bytes are not a valid file (truncated, damaged, not
-            an ``.rnc`` file); WrongModelError (a BitstreamError) when the model
-            is not the one that wrote the file.
+            an ``.rnc`` file, or over ``max_pixels``); WrongModelError (a BitstreamError)
+            when the model is not the one that wrote the file.
     """
-    f, fc = open_file(data, model, iterations, partial)
-    return fc.decompress(f, iterations, partial, upscaler, tile_batch)
+    f, fc = open_file(data, model, iterations, partial, max_pixels)
+    return fc.decompress(f, iterations, partial, upscaler, tile_batch, max_pixels)
 
 
 def decompress_progressive(data, model=None, iterations: int | None = None,
-                           partial: bool = True, upscaler: str | None = None) -> Iterator[np.ndarray]:
+                           partial: bool = True, upscaler: str | None = None,
+                           max_pixels: int | None = None) -> Iterator[np.ndarray]:
     """Yields the uint8 image ``(H, W, 3)`` after each iteration, as its chunk is read.
 
     ``data`` as in :func:`decompress` (bytes, a path or a parsed file). With ``partial`` (the default here) a file cut anywhere after its first
     chunk yields the images of its complete chunks. An end-to-end file yields
-    its one image (``upscaler``: ``bicubic`` or ``srgan``, default the model's).
+    its one image (``upscaler``: ``bicubic`` or ``srgan``, default the model's). ``max_pixels``
+    as in :func:`decompress`.
     """
-    f, fc = open_file(data, model, iterations, partial)
-    yield from fc.decompress_steps(f, iterations, partial, upscaler)
+    f, fc = open_file(data, model, iterations, partial, max_pixels)
+    yield from fc.decompress_steps(f, iterations, partial, upscaler, max_pixels)
 
 
-def decompress_batch(files, model=None, iterations: int | None = None, batch: int = 64) -> list[np.ndarray]:
+def decompress_batch(files, model=None, iterations: int | None = None, batch: int = 64,
+                     max_pixels: int | None = None) -> list[np.ndarray]:
     """:func:`decompress` for many files (bytes or paths): same-sized files of one model are decoded
-    ``batch`` at a time."""
+    ``batch`` at a time (fewer where they would pass ``max_pixels``, as in :func:`decompress`)."""
     parsed = [bitstream.parse(_read(data), iterations) for data in files]
+    for f in parsed:
+        for_file(f).check_budget(f.header, max_pixels)
     out: list = [None] * len(parsed)
     groups: dict = {}
     for n, f in enumerate(parsed):
         groups.setdefault((f.header.model_name, f.header.fingerprint), []).append(n)
     for members in groups.values():
         fc = for_model(_model_for(parsed[members[0]].header, model))
-        for n, image in zip(members, fc.decompress_batch([parsed[n] for n in members], iterations, batch)):
+        for n, image in zip(members, fc.decompress_batch([parsed[n] for n in members], iterations, batch,
+                                                                            max_pixels)):
             out[n] = image
     return out
 

@@ -219,8 +219,10 @@ def test_latent_files_refuse_damage_and_hostile_headers_quickly(model, image):
     body = bitstream._pack_latent_header(big) + b"\x00" * 8
     hostile = body + (zlib.crc32(body) & 0xFFFFFF).to_bytes(3, "little")
     t0 = time.perf_counter()
-    with pytest.raises(BitstreamError, match="cannot hold"):
+    with pytest.raises(BitstreamError, match="max-pixels"):  # over the decoder's memory budget
         codec.file_codec(model).decode_codes(bitstream.parse(hostile))
+    with pytest.raises(BitstreamError, match="cannot hold"):  # within a raised one: too short a payload
+        codec.file_codec(model).decode_codes(bitstream.parse(hostile), max_pixels=4000 * 4000)
     assert time.perf_counter() - t0 < 1.0
     with pytest.raises(BitstreamError, match="over the"):  # beyond what a latent file may hold
         bitstream.LatentHeader(height=8000, width=8000, stride=16, rate=1)

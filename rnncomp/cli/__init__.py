@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"rnncomp {__version__}")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up log lines (hidden by default; rnncomp.quiet); may also "
+                        "follow the subcommand")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     fmt = DefaultsHelpFormatter
     adders = {**evaluate.PARSERS, **train.PARSERS, **tools.PARSERS, **codec.PARSERS}
@@ -60,8 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    verbose = "--verbose" in argv
+    args = parser.parse_args([a for a in argv if a != "--verbose"])  # anywhere on the line
     args.argv = argv
+    if verbose:
+        from rnncomp import quiet
+
+        quiet.verbose()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

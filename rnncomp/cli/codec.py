@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnncomp.cli.common import (ALL_CODERS, DefaultsHelpFormatter, Failures, expand_inputs, is_stdio,
                                 nonnegative_int, notice, plan_outputs, positive_bpp, positive_int, progress,
-                                quiet_tensorflow, read_input, say, shown, threads, write_output)
+                                read_input, say, shown, threads, write_output)
 from rnncomp.errors import RnncompError
 
 __all__ = ["PARSERS", "cmd_compress", "cmd_decompress", "cmd_info"]
@@ -62,7 +62,6 @@ def cmd_compress(args) -> int:
 
     items = expand_inputs(args.inputs, IMAGE_SUFFIXES, "images")
     outs = plan_outputs(items, args, ".rnc")
-    quiet_tensorflow()
     threads(args)
     model = resolve_model(args.model)
     failures = Failures()
@@ -137,6 +136,10 @@ def add_decompress(sub, fmt) -> None:
     de.add_argument("--upscaler", choices=("bicubic", "srgan"),
                     help="end-to-end files: how the compact image is upscaled before the IRM "
                          "(default: the model's; other files: ignored, with a notice)")
+    de.add_argument("--max-pixels", type=positive_int, metavar="N",
+                    help="the most pixels a model may decode at once; files over it are refused (default: what "
+                         "the encoder runs at once: 1048576, a 1024x1024 window, for recurrent-codec files, "
+                         "4194304 for end-to-end and hyperprior files; memory grows with it)")
     de.add_argument("--threads", type=positive_int, metavar="N",
                     help="TensorFlow intra-op threads (default: all cores)")
     de.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -159,14 +162,13 @@ def cmd_decompress(args) -> int:
     suffix = "." + args.format.lower().lstrip(".")
     outs = plan_outputs(items, args, suffix)
     fmt = _image_format(outs[0]) if args.output and not is_stdio(outs[0]) else _image_format(Path("x" + suffix))
-    quiet_tensorflow()
     threads(args)
     for (src, _), f, out in progress(list(zip(items, parsed, outs)), args, "file"):
         try:
             if isinstance(f, RnncompError):
                 raise f
             image = decompress(f, args.model, iterations=args.iterations,
-                               partial=args.partial, upscaler=args.upscaler)
+                               partial=args.partial, upscaler=args.upscaler, max_pixels=args.max_pixels)
             write_output(out, _encode_image(image, fmt), args.force)
         except RnncompError as e:
             failures.report(src, e)

@@ -17,7 +17,7 @@ from rnncomp.errors import RnncompError
 
 __all__ = ["ALL_CODERS", "CODERS", "DefaultsHelpFormatter", "Failures", "STDIO", "command_line", "expand_inputs",
            "float_range", "floats", "image_size", "int_list", "is_stdio", "iteration_counts", "nonnegative_int",
-           "notice", "plan_outputs", "positive_bpp", "positive_int", "progress", "quiet_tensorflow", "rate_points",
+           "notice", "plan_outputs", "positive_bpp", "positive_int", "progress", "rate_points",
            "read_input", "say", "shown", "threads", "write_atomic", "write_output"]
 
 #: Every coder name a file can have, binary codes' first (``--entropy`` choices; rnncomp.coder_names
@@ -320,13 +320,6 @@ class Failures:
 
 
 # --- runtime -----------------------------------------------------------------------------------
-
-
-def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter off (unless the user set the level), before it is imported."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def threads(args) -> None:

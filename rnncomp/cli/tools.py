@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnncomp.cli.common import (CODERS, DefaultsHelpFormatter, command_line, image_size, int_list,
-                                iteration_counts, positive_int, quiet_tensorflow)
+                                iteration_counts, positive_int)
 
 __all__ = ["PARSERS", "cmd_bench", "cmd_demo", "cmd_export"]
 
@@ -32,7 +32,6 @@ def add_demo(sub, fmt) -> None:
 def cmd_demo(args) -> int:
     from rnncomp.tools.demo import run_demo
 
-    quiet_tensorflow()
     run_demo(args.model, args.out, args.iterations, args.thumbs, args.entropy)
     return 0
 
@@ -67,7 +66,6 @@ def add_bench(sub, fmt) -> None:
 
 
 def cmd_bench(args) -> int:
-    quiet_tensorflow()
     from rnncomp.tools.bench import run_bench, seam_report
 
     if args.seams:
@@ -105,7 +103,6 @@ def add_export(sub, fmt) -> None:
 
 
 def cmd_export(args) -> int:
-    quiet_tensorflow()
     from rnncomp.tools.export import export
 
     parts = ("decoder",) if args.decoder_only else ("decoder", "encoder")

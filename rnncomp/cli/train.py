@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from rnncomp.cli.common import command_line, positive_int, quiet_tensorflow
+from rnncomp.cli.common import command_line, positive_int
 from rnncomp.errors import RnncompError
 
 __all__ = ["PARSERS", "cmd_bench_data", "cmd_fit_prior", "cmd_recipes", "cmd_scaling", "cmd_ship", "cmd_srgan_eval",
@@ -80,7 +80,6 @@ def cmd_tune(args) -> int:
 
     from rnncomp.training.tune import tune
 
-    quiet_tensorflow()
     report = tune(args.config, directory=args.dir, overwrite=args.overwrite, max_trials=args.max_trials,
                   verbose=0 if args.quiet else 1, report_only=args.report)
     if not report:
@@ -193,7 +192,6 @@ def add_srgan_train(sub, fmt) -> None:
 def cmd_srgan_train(args) -> int:
     from rnncomp.training.srgan import train_srgan_config
 
-    quiet_tensorflow()
     summary = train_srgan_config(args.config, minutes=args.minutes, progress=not args.quiet)
     print(f"run folder: {summary['run_dir']} (step {summary['step']}, {summary['phase']})", file=sys.stderr)
     return 0
@@ -219,7 +217,6 @@ def cmd_srgan_eval(args) -> int:
     from rnncomp.training.srgan import evaluate_upscaling, write_upscaling_result
     from rnncomp.zoo import load_model
 
-    quiet_tensorflow()
     data = args.data or sample_images_dir() / "kodak"
     images = load_images(data, limit=args.limit)
     generator = load_model(args.model)

@@ -20,7 +20,9 @@ likelihoods), with rnncomp's progressive and real-file extras:
   within a ``bpp`` budget);
 - :meth:`decompress` / :meth:`decompress_steps`: a parsed file
   (:class:`rnncomp.bitstream.RncFile`) -> the image, or the image after each
-  progressive step where the family has them;
+  progressive step where the family has them; :meth:`decode_pixels` / :meth:`check_budget`:
+  the pixels that decoding runs at once, checked against ``max_pixels``
+  (:mod:`rnncomp.budget`) from the header alone, before a model is loaded;
 - :meth:`measure`: the per-image measurement :func:`rnncomp.evaluation.evaluate.evaluate_model`
   turns into result files (real bytes per rate point and coder, distortion per
   rate point and decoding variant, times).
@@ -152,6 +154,35 @@ class FileCodec(abc.ABC):
         """:meth:`compress` for many images (the same files); families batch the model where they can."""
         return [self.compress(image, rate, bpp, entropy, tile) for image in images]
 
+    @classmethod
+    @abc.abstractmethod
+    def decode_pixels(cls, header) -> tuple[int, str]:
+        """``(pixels the model runs at once to decode a file with header, what they are in words)``."""
+
+    @classmethod
+    def check_budget(cls, header, max_pixels=None) -> int:
+        """The budget ``max_pixels`` resolved (None: the family's default); :class:`BitstreamError` if over it."""
+        from rnncomp import budget
+
+        limit = budget.resolve(max_pixels, cls.family)
+        pixels, what = cls.decode_pixels(header)
+        budget.check_pixels(pixels, limit, what, cls.family)
+        return limit
+
+    def warn_budget(self, header) -> None:
+        """A notice when a file just written needs more than the default budget to decode."""
+        import warnings
+
+        from rnncomp import budget
+        from rnncomp.errors import RnncompWarning
+
+        pixels, what = self.decode_pixels(header)
+        limit = budget.default_max_pixels(self.family)
+        if pixels > limit:
+            warnings.warn(f"{what} decodes {pixels} pixels at once, over the decoder's default limit of {limit}: "
+                          f"decode it with max_pixels={pixels} (rnncomp decompress --max-pixels {pixels})",
+                          RnncompWarning, stacklevel=3)
+
     def check_file(self, header) -> None:
         """Raises :class:`WrongModelError` unless this model wrote a file with ``header``."""
         from rnncomp import zoo
@@ -166,16 +197,19 @@ class FileCodec(abc.ABC):
             )
 
     @abc.abstractmethod
-    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1) -> np.ndarray:
-        """The uint8 image ``(H, W, 3)`` of a parsed file ``f`` (checked with :meth:`check_file` first)."""
+    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1,
+                   max_pixels=None) -> np.ndarray:
+        """The uint8 image ``(H, W, 3)`` of a parsed file ``f`` (checked with :meth:`check_budget` and
+        :meth:`check_file` first)."""
 
-    def decompress_batch(self, files: list, rate=None, batch: int = 64) -> list[np.ndarray]:
+    def decompress_batch(self, files: list, rate=None, batch: int = 64, max_pixels=None) -> list[np.ndarray]:
         """:meth:`decompress` for many parsed files (families that batch may differ by float rounding)."""
-        return [self.decompress(f, rate) for f in files]
+        return [self.decompress(f, rate, max_pixels=max_pixels) for f in files]
 
-    def decompress_steps(self, f, rate=None, partial: bool = True, upscaler=None) -> Iterator[np.ndarray]:
+    def decompress_steps(self, f, rate=None, partial: bool = True, upscaler=None,
+                         max_pixels=None) -> Iterator[np.ndarray]:
         """Yields the uint8 image after each progressive step (one image where the family has none)."""
-        yield self.decompress(f, rate, partial, upscaler)
+        yield self.decompress(f, rate, partial, upscaler, max_pixels=max_pixels)
 
     # Evaluation -----------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
 - Coders: ``raw``, ``huffman``, ``context``, ``prior`` (with the model's fitted
   context prior); ``auto`` writes each and keeps the smallest.
 - Large images: over ``tile`` px on a side, overlapping windows in bounded
-  memory (:mod:`rnncomp.tiling`).
+  memory (:mod:`rnncomp.tiling`); decoding runs at most ``max_pixels`` at once
+  (:mod:`rnncomp.budget`; default one 1024x1024 window).
 - Decoded images are ``to_uint8`` of the model's float output, so
   ``decompress(compress(x, iterations=k))`` equals
   ``to_uint8(model.decode(model.encode(x, k), k)[0])`` exactly.
@@ -24,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from rnncomp import bitstream
+from rnncomp import bitstream, budget
 from rnncomp.bitstream import BitstreamError, Header
 from rnncomp.coder_names import AUTO, CODERS
 from rnncomp.errors import RnncompError, WrongModelError
@@ -145,6 +146,7 @@ class BinaryFileCodec(FileCodec):
             headers = [self.header(height, width, k, c, layout) for c in coders]
         except BitstreamError as e:
             raise RnncompError(f"cannot write this image: {e}") from None
+        self.warn_budget(headers[0])
         if bits is None:
             bits = self._encode_tiled(image, k, layout, tile_batch) if layout.tiled else m.encode(image, k).bits[:, 0]
         files = [bitstream.write(bits, h, prior=self.prior) for h in headers]
@@ -217,13 +219,33 @@ class BinaryFileCodec(FileCodec):
         if cap is not None and header.iterations > cap:
             raise WrongModelError(f"the file holds {header.iterations} iterations, the model decodes at most {cap}")
 
-    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1) -> np.ndarray:
-        self.check_file(f.header)
-        bits = np.stack(list(bitstream.iter_codes(f, rate, partial, prior=self.prior)))
-        return self.decode_bits(bits, f.header, tile_batch)
+    @classmethod
+    def decode_pixels(cls, header) -> tuple[int, str]:
+        """The padded image (untiled) or one padded window (tiled): what the model decodes at once."""
+        s = header.stride
+        if header.tile:
+            h, w = header.layout.window_codes
+            return h * s * w * s, f"a {w * s}x{h * s} window of this tiled {header.width}x{header.height} file"
+        h, w = header.padded_shape
+        return h * w, f"this untiled {header.width}x{header.height} file"
 
-    def decode_bits(self, bits: np.ndarray, header: Header, tile_batch: int = 1) -> np.ndarray:
-        """The uint8 image of a file's codes ``(k, H_codes, W_codes, bits)``, window by window if tiled."""
+    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1,
+                   max_pixels=None) -> np.ndarray:
+        limit = self.check_budget(f.header, max_pixels)
+        self.check_file(f.header)
+        codes = bitstream.iter_codes(f, rate, partial, prior=self.prior)
+        if not f.header.tile:
+            return self.decode_bits(np.stack(list(codes)), f.header)
+        # A tiled file's code grid is kept packed (1 bit per code bit), each window's block unpacked for its decode.
+        packed = np.stack([np.packbits(bits, axis=-1) for bits in codes])
+        window = self.decode_pixels(f.header)[0]
+        return self.decode_bits(packed, f.header, budget.fitting(tile_batch, window, limit), packed=True)
+
+    def decode_bits(self, bits: np.ndarray, header: Header, tile_batch: int = 1, packed: bool = False) -> np.ndarray:
+        """The uint8 image of a file's codes ``(k, H_codes, W_codes, bits)``, window by window if tiled.
+
+        ``packed``: ``bits`` is ``np.packbits(codes, axis=-1)`` (a tiled file's grid, 8x smaller).
+        """
         from rnncomp.models.codes import Codes
         from rnncomp.tiling import blend_rows
 
@@ -232,17 +254,21 @@ class BinaryFileCodec(FileCodec):
             return to_uint8(m.decode(Codes(bits[:, None], (header.height, header.width), header.stride))[0])
         layout = header.layout
 
+        def block(i, j):
+            b = layout.code_block(bits, i, j)
+            return np.unpackbits(b, axis=-1, count=header.bits) if packed else b
+
         def decode_row(i):
-            blocks = [layout.code_block(bits, i, j) for j in range(len(layout.xs))]
             out = []
-            for batch in batches(blocks, tile_batch):
-                out.extend(m.decode(Codes(np.stack(batch, axis=1), layout.window, header.stride)))
+            for batch in batches(list(range(len(layout.xs))), tile_batch):
+                out.extend(m.decode(Codes(np.stack([block(i, j) for j in batch], axis=1), layout.window,
+                                          header.stride)))
             return out
 
         return blend_rows(layout, decode_row)
 
-    def decompress_batch(self, files: list, rate=None, batch: int = 64) -> list[np.ndarray]:
-        """Same-sized untiled files are decoded ``batch`` at a time.
+    def decompress_batch(self, files: list, rate=None, batch: int = 64, max_pixels=None) -> list[np.ndarray]:
+        """Same-sized untiled files are decoded ``batch`` at a time (fewer where they pass ``max_pixels``).
 
         The images match :meth:`decompress` up to float rounding: the decoder's
         convolutions may sum in another order for another batch size, so a value
@@ -254,16 +280,19 @@ class BinaryFileCodec(FileCodec):
         m = self.model
         out: list = [None] * len(files)
         groups: dict = {}
+        limit = None
         for n, f in enumerate(files):
+            limit = self.check_budget(f.header, max_pixels)
             if f.header.tile:
-                out[n] = self.decompress(f, rate)
+                out[n] = self.decompress(f, rate, max_pixels=limit)
                 continue
             self.check_file(f.header)
             k = f.header.iterations if rate is None else int(rate)
             groups.setdefault((f.header.height, f.header.width, k), []).append(n)
         for (height, width, k), members in groups.items():
-            stride = files[members[0]].header.stride
-            for chunk in batches(members, batch):
+            header = files[members[0]].header
+            stride = header.stride
+            for chunk in batches(members, budget.fitting(batch, self.decode_pixels(header)[0], limit)):
                 bits = np.stack([np.stack(list(bitstream.iter_codes(files[n], k, prior=self.prior)))
                                  for n in chunk], axis=1)
                 decoded = to_uint8(m.decode(Codes(bits, (height, width), stride)))
@@ -271,11 +300,13 @@ class BinaryFileCodec(FileCodec):
                     out[n] = decoded[j]
         return out
 
-    def decompress_steps(self, f, rate=None, partial: bool = True, upscaler=None) -> Iterator[np.ndarray]:
+    def decompress_steps(self, f, rate=None, partial: bool = True, upscaler=None,
+                         max_pixels=None) -> Iterator[np.ndarray]:
         """The image after each iteration; a tiled file (decoded window by window) yields its last only."""
+        limit = self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
         if f.header.tile:
-            yield self.decompress(f, rate, partial)
+            yield self.decompress(f, rate, partial, max_pixels=limit)
             return
         decoder = self.model.progressive_decoder((f.header.height, f.header.width), 1)
         for bits in bitstream.iter_codes(f, rate, partial, prior=self.prior):

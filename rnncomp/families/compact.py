@@ -90,6 +90,7 @@ class CompactFileCodec(FileCodec):
             headers = [self.header(height, width, candidates[0], c) for c in coders]
         except BitstreamError as e:
             raise RnncompError(f"cannot write this image: {e}") from None
+        self.warn_budget(headers[0])
         smallest = None
         compact, shape = m.compact(image)  # one ICM pass for every level count tried
         for n in candidates:  # most levels first: the first that fits is the best quality
@@ -112,11 +113,19 @@ class CompactFileCodec(FileCodec):
             raise WrongModelError(f"the file has a {header.channels}-channel compact image at 1/{header.scale}, "
                                   f"the model {m.config.compact_channels} at 1/{m.stride}")
 
-    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1) -> np.ndarray:
+    @classmethod
+    def decode_pixels(cls, header) -> tuple[int, str]:
+        """The compact image upscaled (``scale`` px per compact pixel and side): what the IRM runs on."""
+        h, w, _ = header.compact_shape
+        return h * w * header.scale ** 2, f"this {header.width}x{header.height} end-to-end file"
+
+    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1,
+                   max_pixels=None) -> np.ndarray:
         from rnncomp.models.e2e import CompactCodes
 
         if rate not in (None, 1):
             raise RnncompError("an end-to-end file holds one image, not iterations")
+        self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
         h = f.header
         codes = CompactCodes(f.values[None], h.levels, (h.height, h.width), h.scale)

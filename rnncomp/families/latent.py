@@ -93,7 +93,7 @@ class LatentFileCodec(FileCodec):
         self.check_coder(entropy)
         height, width = image.shape[:2]
         try:
-            self.header(height, width, 0)
+            self.warn_budget(self.header(height, width, 0))
         except BitstreamError as e:
             raise RnncompError(f"cannot write this image: {e}") from None
         if bpp is None:
@@ -129,18 +129,27 @@ class LatentFileCodec(FileCodec):
             raise WrongModelError(f"the file's stride {header.stride} / rate point {header.rate} do not fit "
                                   f"this model (stride {self.model.stride}, rate points 0..{self.model.config.max_rate})")
 
-    def decode_codes(self, f):
+    @classmethod
+    def decode_pixels(cls, header) -> tuple[int, str]:
+        """The image padded to the stride: what the synthesis transform produces at once."""
+        s = header.stride
+        return -(-header.height // s) * s * (-(-header.width // s) * s), \
+            f"this {header.width}x{header.height} hyperprior file"
+
+    def decode_codes(self, f, max_pixels=None):
         """The :class:`~rnncomp.models.balle2018.LatentCodes` of a parsed latent file (checked)."""
         from rnncomp.entropy.latent import decode_latents
 
+        self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
         h = f.header
         return decode_latents(self.model, f.payloads[0], h.rate, (h.height, h.width))
 
-    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1) -> np.ndarray:
+    def decompress(self, f, rate=None, partial: bool = False, upscaler=None, tile_batch: int = 1,
+                   max_pixels=None) -> np.ndarray:
         if rate not in (None, 1):
             raise RnncompError("a hyperprior file holds one image at one rate, not iterations")
-        codes = self.decode_codes(f)
+        codes = self.decode_codes(f, max_pixels)
         return to_uint8(self.model.synthesize(codes.y, codes.rate, codes.shape))
 
     # Evaluation -----------------------------------------------------------------------------

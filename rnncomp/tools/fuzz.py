@@ -1,0 +1,408 @@
+"""A fuzzer of valid-looking ``.rnc`` files: every header field at and beyond its limits, valid checks.
+
+``tests/test_bitstream.py`` damages real files (bit flips, cuts, garbage); this makes files
+that pass every check a reader can make without the model, the way a hostile writer would:
+headers packed with the format's own functions (``rnncomp.bitstream``) but without the
+writer's validation, so fields can pass their limits; checks (CRC-32) computed over the
+result; payloads of the minimum legal length (or real ones of random codes, for small sizes),
+for every coder of every kind: binary codes untiled and tiled, end-to-end and latent files.
+
+Each case is decoded by :func:`rnncomp.codec.decompress` with a tiny untrained model of its
+family (:func:`tiny_models`) and the default budget (:mod:`rnncomp.budget`). It fails when
+decoding raises anything but an :class:`~rnncomp.errors.RnncompError`, returns an image of
+the wrong shape, runs past :data:`TIMEOUT_S`, or its peak memory passes :func:`memory_bound`
+(the bound ``docs/bitstream.md`` states); a crash (a signal) ends the worker process, which
+``main`` reports. Cases whose decode would be legitimately long (over :data:`WORK_PIXELS`
+pixels times iterations through the model) are checked up to the model (parse, budget, model
+checks, entropy decoding) and counted as such.
+
+``python -m rnncomp.tools.fuzz --cases 2000 --seed 0`` (``make fuzz CASES=2000``) prints the
+number of cases, their outcomes and the largest peak memory seen; ``--largest`` measures the
+largest file the default budget lets each family decode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnncomp import bitstream, budget
+from rnncomp.coder_names import CODERS
+from rnncomp.errors import RnncompError
+
+__all__ = ["Case", "TIMEOUT_S", "WORK_PIXELS", "largest", "make_cases", "memory_bound", "run", "run_case",
+           "tiny_models"]
+
+#: A case's decode may take this long (seconds; the tiny models decode a 1 MP window in about one).
+TIMEOUT_S = 20.0
+#: Cases declaring more decode work (pixels x iterations through the model) stop before the model.
+WORK_PIXELS = 1 << 21
+#: Memory a decode may take beyond what :func:`memory_bound` counts (entropy decoding, buffers).
+OVERHEAD_BYTES = 96 << 20
+
+#: Image sides: the small, the stride's neighbours, the tile's, the format's limit and past it.
+SIDES = (1, 2, 15, 16, 17, 31, 33, 100, 1023, 1024, 1025, 2047, 4096, 8192, 16383, 16384, 16385, 1 << 20)
+
+
+@dataclass
+class Case:
+    """One crafted file: its kind, what was declared, and its bytes."""
+
+    kind: str
+    fields: dict
+    data: bytes
+
+
+def tiny_models(seed: int = 0, kinds=("binary", "compact", "latent")) -> dict:
+    """One tiny untrained model per file kind in ``kinds`` (``binary``, ``compact``, ``latent``; as the tests'
+    models)."""
+    from rnncomp.config import E2EConfig
+    from rnncomp.models.checkpoint import build_model
+    from rnncomp.registry import get_model
+
+    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
+
+    def binary():
+        m = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=3, bits=8, seed=seed)
+        rng = np.random.default_rng(seed)  # a well-formed context prior, so that the prior coder is reached too
+        fine_n, coarse_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * 8), rng.integers(0, 600, NB_CONTEXTS)
+        m.context_prior = {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
+                           "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
+        return m
+
+    build = {
+        "binary": binary,
+        "compact": lambda: build_model(E2EConfig(icm_filters=8, irm_filters=8, levels=(256, 16), seed=seed)),
+        "latent": lambda: get_model("balle2018-hyperprior", filters=16, latent_channels=24, lmbdas=[0.002, 0.02],
+                                    rate_substeps=2, default_rate=1, seed=seed),
+    }
+    return {kind: build[kind]() for kind in kinds}
+
+
+def _unchecked(cls, **fields):
+    """A header dataclass without its validation (fields may pass the limits)."""
+    h = object.__new__(cls)
+    for key, value in fields.items():
+        object.__setattr__(h, key, value)
+    return h
+
+
+def _side(rng) -> int:
+    return int(rng.choice(SIDES)) if rng.random() < 0.8 else int(rng.integers(1, 4097))
+
+
+def _pick(rng, usual, unusual, p: float = 0.85):
+    return usual if rng.random() < p else unusual[int(rng.integers(len(unusual)))]
+
+
+def _binary_case(rng, model) -> Case:
+    from rnncomp import zoo
+    from rnncomp.entropy import new_coder
+    from rnncomp.entropy.context import min_payload_bytes
+    from rnncomp.tiling import TILE
+
+    coder = CODERS[int(rng.integers(len(CODERS)))]
+    stride = _pick(rng, int(model.stride), (1, 2, 128, 256))
+    bits = _pick(rng, int(model.config.bits), (1, 32, 4096, 4097))
+    k = int(rng.choice((1, 1, 2, 3, 4, 64, 65)))
+    height, width = _side(rng), _side(rng)
+    tile = overlap = 0
+    if rng.random() < 0.4:
+        tile = int(rng.choice((stride, 2 * stride, 64, 256, TILE, 4096, bitstream.MAX_SIDE, 2 * bitstream.MAX_SIDE)))
+        overlap = int(rng.choice((stride, 32, max(stride, tile // 2), tile)))
+    fields = dict(height=height, width=width, stride=stride, bits=bits, iterations=k, coder=coder, model_name="",
+                  fingerprint=zoo.fingerprint(model), tile=tile, overlap=overlap)
+    header = _unchecked(bitstream.Header, **fields)
+    try:  # the shapes a reader derives, where the fields allow them
+        shape = bitstream.Header(**fields).iteration_shape
+    except (bitstream.BitstreamError, ValueError, ZeroDivisionError):
+        shape = (-(-height // max(stride, 1)), -(-width // max(stride, 1)), bits)
+    n = int(np.prod(shape, dtype=object))
+    raw = (n + 7) // 8
+    if n <= 1 << 16 and rng.random() < 0.5 and stride == int(model.stride) and bits == int(model.config.bits):
+        try:  # a real file of random codes
+            codes = (rng.random((k,) + tuple(shape)) < rng.random()).astype(np.uint8)
+            return Case("binary", fields, bitstream.write(codes, bitstream.Header(**fields),
+                                                          prior=getattr(model, "context_prior", None)))
+        except (RnncompError, ValueError):
+            pass
+    if coder == "raw" or raw <= 64:
+        size = raw
+    elif coder in ("context", "prior"):
+        size = min_payload_bytes(n)
+    else:
+        size = int(rng.integers(1, 40))
+    size = min(size, (16 << 20) // k)  # a case stays small (a longer declared payload is then missing: refused)
+    if coder == "huffman" and raw > 64 and rng.random() < 0.5 and n <= 1 << 22:
+        payload = new_coder("huffman", *shape).encode(np.zeros(shape, np.uint8)) or bytes(size)
+    else:
+        payload = bytes(size) if rng.random() < 0.5 else rng.integers(0, 256, size, np.uint8).tobytes()
+    return Case("binary", fields, bitstream.assemble(header, [payload] * k))
+
+
+def _compact_case(rng, model) -> Case:
+    from rnncomp import zoo
+    from rnncomp.entropy.compact import COMPACT_CODERS
+    from rnncomp.entropy.context import min_payload_bytes
+
+    coder = COMPACT_CODERS[int(rng.integers(len(COMPACT_CODERS)))]
+    scale = _pick(rng, int(model.stride), (1, 128, 256))
+    channels = _pick(rng, int(model.config.compact_channels), (1, 64, 65))
+    levels = int(rng.choice((2, 4, 16, 256, 512)))
+    height, width = _side(rng), _side(rng)
+    fields = dict(height=height, width=width, scale=scale, channels=channels, levels=levels, coder=coder,
+                  model_name="", fingerprint=zoo.fingerprint(model))
+    n = -(-height // scale) * -(-width // scale) * channels
+    if coder == "raw":
+        size = (n * max(1, levels.bit_length() - 1) + 7) // 8
+    elif coder == "huffman":
+        size = int(rng.integers(1, 64))
+    else:
+        size = min_payload_bytes(n) + (coder == "predictive")
+    size = min(size, 8 << 20)
+    payload = bytes(size) if rng.random() < 0.5 else rng.integers(0, 256, size, np.uint8).tobytes()
+    return Case("compact", fields, bitstream.assemble(_unchecked(bitstream.CompactHeader, **fields), [payload]))
+
+
+def _latent_case(rng, model) -> Case:
+    from rnncomp import zoo
+    from rnncomp.entropy.latent import min_payload_bytes
+
+    top = int(model.config.max_rate)
+    rate = int(rng.choice((0, 1, top, top + 1, bitstream.MAX_RATE_POINT, bitstream.MAX_RATE_POINT + 1)))
+    stride = _pick(rng, int(model.stride), (1, 128, 256))
+    height, width = _side(rng), _side(rng)
+    fields = dict(height=height, width=width, stride=stride, rate=rate, coder="range", model_name="",
+                  fingerprint=zoo.fingerprint(model))
+    if height * width <= 1 << 22:
+        y_shape, z_shape = model.latent_shapes((height, width))
+        size = min_payload_bytes(y_shape, z_shape)
+    else:
+        size = int(rng.integers(1, 64))
+    size = min(size, 8 << 20)
+    payload = b"\xff" * size if rng.random() < 0.5 else rng.integers(0, 256, size, np.uint8).tobytes()
+    return Case("latent", fields, bitstream.assemble(_unchecked(bitstream.LatentHeader, **fields), [payload]))
+
+
+_MAKERS = {"binary": _binary_case, "compact": _compact_case, "latent": _latent_case}
+
+
+def make_cases(count: int, seed: int, models: dict):
+    """Yields ``count`` seeded cases, the kinds in turn."""
+    rng = np.random.default_rng(seed)
+    kinds = list(_MAKERS)
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        yield _MAKERS[kind](rng, models[kind])
+
+
+def memory_bound(f) -> int:
+    """The most memory (bytes above the loaded model) decoding the parsed file ``f`` may take (``tile_batch=1``).
+
+    ``BYTES_PER_PIXEL`` per pixel decoded at once, 3 bytes per image pixel (the output), and for
+    a tiled file its packed codes and the cross-fade band of one row of windows (24 bytes per
+    pixel of it), plus :data:`OVERHEAD_BYTES`.
+    """
+    from rnncomp.families import for_file
+
+    family = for_file(f)
+    h = f.header
+    pixels = family.decode_pixels(h)[0]
+    total = budget.BYTES_PER_PIXEL[family.family] * pixels + 3 * h.height * h.width + OVERHEAD_BYTES
+    if not f.single and h.tile:
+        total += len(f.payloads) * h.iteration_bits // 8 + 24 * h.layout.window[0] * h.width
+    return total
+
+
+def _work(f, family) -> int:
+    h = f.header
+    if f.single:
+        return family.decode_pixels(h)[0]
+    codes = h.code_shape
+    return codes[0] * codes[1] * h.stride ** 2 * len(f.payloads)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def run_case(case: Case, models: dict) -> dict:
+    """Decodes one case: ``{"outcome": decoded | refused | checked | failure, ...}``."""
+    from rnncomp import codec
+    from rnncomp.families import for_file
+    from rnncomp.tools.bench.procfs import _peak_rss_mb, _reset_peak_rss, _rss_mb
+
+    model = models[case.kind]
+    base = _rss_mb() or 0.0
+    reset = _reset_peak_rss()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, TIMEOUT_S)
+    t0 = time.perf_counter()
+    out = {"kind": case.kind, "fields": case.fields, "bytes": len(case.data)}
+    try:
+        f, fc = codec.open_file(case.data, model)
+        family = for_file(f)
+        if _work(f, family) > WORK_PIXELS:
+            if not f.single:
+                for _ in bitstream.iter_codes(f, prior=getattr(model, "context_prior", None)):
+                    pass
+            out["outcome"] = "checked"
+        else:
+            image = fc.decompress(f)
+            if image.shape != (f.header.height, f.header.width, 3) or image.dtype != np.uint8:
+                out.update(outcome="failure", reason=f"an image of shape {image.shape} {image.dtype}")
+            else:
+                out["outcome"] = "decoded"
+        if out["outcome"] != "failure":
+            out["bound_mb"] = memory_bound(f) / 2 ** 20
+    except _Timeout:
+        out.update(outcome="failure", reason=f"no answer in {TIMEOUT_S:g} s")
+    except RnncompError as e:
+        out.update(outcome="refused", reason=str(e))
+    except Exception as e:  # noqa: BLE001 - anything else is what the fuzzer looks for
+        out.update(outcome="failure", reason=f"{type(e).__name__}: {e}")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mb"] = max(0.0, _peak_rss_mb() - base) if reset else None
+    if out.get("bound_mb") is not None and out["peak_mb"] is not None and out["peak_mb"] > out["bound_mb"]:
+        out.update(outcome="failure", reason=f"peak {out['peak_mb']:.0f} MB over the bound {out['bound_mb']:.0f} MB")
+    if "\n" in out.get("reason", "") and out["outcome"] == "refused":
+        out.update(outcome="failure", reason=f"a message of several lines: {out['reason']!r}")
+    return out
+
+
+def run(count: int, seed: int = 0, models: dict | None = None, start: int = 0) -> dict:
+    """Runs cases ``start .. count - 1`` of seed ``seed`` in this process; a summary with every failure."""
+    models = models or tiny_models()
+    summary = {"cases": 0, "decoded": 0, "refused": 0, "checked": 0, "failure": 0, "max_peak_mb": 0.0,
+               "max_seconds": 0.0, "failures": []}
+    for i, case in enumerate(make_cases(count, seed, models)):
+        if i < start:
+            continue
+        result = run_case(case, models)
+        summary["cases"] += 1
+        summary[result["outcome"]] += 1
+        summary["max_peak_mb"] = max(summary["max_peak_mb"], result["peak_mb"] or 0.0)
+        summary["max_seconds"] = max(summary["max_seconds"], result["seconds"])
+        if result["outcome"] == "failure":
+            summary["failures"].append({"case": i, **result})
+    return summary
+
+
+LARGEST = ("binary-untiled", "binary-tiled", "compact", "latent")
+
+
+def largest(names=LARGEST, models: dict | None = None) -> dict:
+    """Peak memory of decoding, per family, the largest file its default budget allows (square when it can).
+
+    ``names`` (of :data:`LARGEST`): binary codes, an untiled 1024x1024 file and a tiled 2048x1024
+    one; end-to-end and latent, 2048x2048. Real files of all-zero codes / values / latents, written
+    by the format's writers, decoded after a 32x32 file (the model traced); ``peak_mb`` is above that.
+    """
+    from rnncomp import codec
+    from rnncomp.entropy.latent import encode_latents
+    from rnncomp.models.balle2018 import LatentCodes
+    from rnncomp.tools.bench.procfs import _peak_rss_mb, _reset_peak_rss, _rss_mb
+
+    kinds = sorted({name.split("-")[0] for name in names})
+    models = models or tiny_models(kinds=kinds)
+    files = {}
+    side = 2048
+    for name in names:
+        fc = codec.file_codec(models[name.split("-")[0]])
+        if name.startswith("binary"):
+            h, w, tile = (1024, 1024, 0) if name == "binary-untiled" else (1024, 2048, None)
+            header = fc.header(h, w, 2, "context", codec.tile_layout(h, w, int(fc.model.stride), tile))
+            files[name] = bitstream.write(np.zeros((2,) + header.iteration_shape, np.uint8), header)
+        elif name == "compact":
+            header = fc.header(side, side, 16, "raw")
+            files[name] = bitstream.write_compact(np.zeros(header.compact_shape, np.uint8), header)
+        else:
+            m = fc.model
+            y_shape, z_shape = m.latent_shapes((side, side))
+            z = np.zeros(z_shape, np.int32)
+            codes = LatentCodes(np.zeros(y_shape, np.int32), z, m.scale_indices(z, y_shape[:2]), 1, (side, side))
+            files[name] = bitstream.write_latent(encode_latents(m, codes), fc.header(side, side, 1))
+    out = {}
+    for name, data in files.items():
+        kind = name.split("-")[0]
+        tiny = codec.compress(np.full((32, 32, 3), 128, np.uint8), models[kind])
+        codec.decompress(tiny, models[kind])  # traced once, at the smallest size
+        f = bitstream.parse(data)
+        base = _rss_mb()
+        _reset_peak_rss()
+        t0 = time.perf_counter()
+        image = codec.decompress(f, models[kind])
+        out[name] = {"height": f.header.height, "width": f.header.width, "bytes": len(data),
+                     "peak_mb": _peak_rss_mb() - base, "bound_mb": memory_bound(f) / 2 ** 20,
+                     "seconds": time.perf_counter() - t0, "shape": list(image.shape)}
+        del image
+    return out
+
+
+def _worker(args) -> int:
+    print(json.dumps(largest() if args.largest else run(args.cases, args.seed, start=args.start)))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rnncomp.tools.fuzz", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", type=int, default=300, help="number of cases")
+    p.add_argument("--seed", type=int, default=0, help="the cases' seed")
+    p.add_argument("--batch", type=int, default=100, help="cases per worker process (a crash loses one batch)")
+    p.add_argument("--largest", action="store_true", help="measure the largest default-budget file per family")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return _worker(args)
+    if args.largest:
+        print(json.dumps(largest(), indent=2))
+        return 0
+    total = {"cases": 0, "decoded": 0, "refused": 0, "checked": 0, "failure": 0, "max_peak_mb": 0.0,
+             "max_seconds": 0.0, "failures": []}
+    t0 = time.perf_counter()
+    for start in range(0, args.cases, args.batch):
+        n = min(args.cases, start + args.batch)
+        cmd = [sys.executable, "-m", "rnncomp.tools.fuzz", "--worker", "--cases", str(n), "--seed", str(args.seed),
+               "--start", str(start)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            total["cases"] += n - start
+            total["failure"] += n - start
+            total["failures"].append({"cases": f"{start}..{n - 1}", "outcome": "failure",
+                                      "reason": f"the worker ended with status {done.returncode} "
+                                                f"(signal {-done.returncode})" if done.returncode < 0 else
+                                      f"the worker ended with status {done.returncode}: {done.stderr[-500:]}"})
+            continue
+        part = json.loads(done.stdout.strip().splitlines()[-1])
+        for key in ("cases", "decoded", "refused", "checked", "failure"):
+            total[key] += part[key]
+        total["max_peak_mb"] = max(total["max_peak_mb"], part["max_peak_mb"])
+        total["max_seconds"] = max(total["max_seconds"], part["max_seconds"])
+        total["failures"].extend(part["failures"])
+        print(f"cases {start}..{n - 1}: {part['failure']} failure(s)", file=sys.stderr, flush=True)
+    for failure in total["failures"]:
+        print(f"FAILURE {json.dumps(failure, default=str)[:2000]}")
+    print(f"{total['cases']} cases (seed {args.seed}): {total['decoded']} decoded, {total['refused']} refused, "
+          f"{total['checked']} checked up to the model, {total['failure']} failures; largest peak memory "
+          f"{total['max_peak_mb']:.0f} MB above the loaded models; slowest case {total['max_seconds']:.1f} s; "
+          f"{time.perf_counter() - t0:.0f} s in all")
+    return 1 if total["failure"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
