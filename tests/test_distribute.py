@@ -36,6 +36,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # 35 s of CPU (two trainings in a child process); the strategy option is rarely touched
 def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path):
     import numpy as np
 

@@ -13,7 +13,7 @@ CPUs (``ENVIRONMENT.md``) while the container and the entropy coders are exact:
 - ``test_codec_digests``: the codec, run on this machine, writes the committed
   bytes wherever its codes equal the committed codes, and its codes differ from
   them in at most a few rounding-level bits (the default suite: every coder at
-  iterations 1/4/8 and levels 2/16/256, plus auto, bpp and tiling; ``-m slow``:
+  iterations 1/8 and levels 2/256, plus auto, bpp and tiling; ``-m slow``:
   every case).
 
 Regenerate (only when the format or a shipped model changes on purpose):
@@ -140,7 +140,7 @@ def test_container_digests(fixture):
 
 #: The default suite's share of the codec cases (every coder, auto, bpp and tiling at a few rate
 #: points); ``-m slow`` runs them all.
-QUICK_RATES = {"iterations": (1, 4, 8), "levels": (2, 16, 256)}
+QUICK_RATES = {"iterations": (1, 8), "levels": (2, 256)}
 
 
 def _quick(kwargs) -> bool:
@@ -175,7 +175,7 @@ def test_codec_digests(fixture, every):
             differ = np.mean(ours != theirs)
             assert differ <= MAX_FLIPPED, f"{key}: {differ:.2%} of the codes differ from the committed ones"
             flipped_files += 1
-    assert exact + flipped_files == len(cases) > (1000 if every else 300)
+    assert exact + flipped_files == len(cases) > (1000 if every else 200)
     assert exact >= 0.9 * len(cases), f"only {exact} files with the committed codes"
 
 

@@ -247,10 +247,11 @@ def test_tiny_model_overfits_one_image():
     Coding uses the deterministic sign() binarizer, training the stochastic one;
     on a single image the last trained iteration can then fall a little below
     the previous one, so the last iteration's loss weight is doubled
-    (``iteration_weights``), which keeps the curve monotone (about 25 s here).
+    (``iteration_weights``), which keeps the curve monotone. 200 steps at 5e-3 give
+    19.1 / 31.9 / 34.7 / 35.5 dB (about 12 s of CPU here).
     """
     keras.utils.set_random_seed(0)
-    iterations, steps = 4, 600
+    iterations, steps = 4, 200
     m = build_model(
         RecurrentConfig(
             width_multiplier=1 / 8, iterations=iterations, framework="additive", seed=1,
@@ -258,7 +259,7 @@ def test_tiny_model_overfits_one_image():
         )
     )
     m.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(5e-3, steps)),
         jit_compile=False,
     )
     x = _overfit_image()
