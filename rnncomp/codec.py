@@ -196,7 +196,13 @@ def open_file(data, model=None, iterations: int | None = None, partial: bool = F
     :func:`rnncomp.bitstream.parse`. A file whose decoding would run more than ``max_pixels``
     pixels at once (:mod:`rnncomp.budget`) is refused here too.
     """
-    f = bitstream.parse(_read(data), iterations, partial)
+    raw = _read(data)
+    if not isinstance(raw, bitstream.RncFile) and bitstream.is_compact(raw):
+        from rnncomp.families import CompactFileCodec
+
+        # parse() entropy-decodes an end-to-end file's payload: its header is checked first
+        CompactFileCodec.check_budget(bitstream.read_compact_header(raw), max_pixels)
+    f = bitstream.parse(raw, iterations, partial)
     for_file(f).check_budget(f.header, max_pixels)
     fc = for_model(_model_for(f.header, model))
     fc.check_file(f.header)
