@@ -89,17 +89,18 @@ def test_training_only_fields_are_the_fingerprints():
     assert set(config.training_only_fields({})) == set().union(*expected.values())  # a dict config
 
 
-def test_a_file_of_a_replaced_default_still_decodes():
-    """Files of rnncomp-default at step 8,263 name the default; they decode with rnncomp-default-8263."""
+@pytest.mark.parametrize("step", [8263, 11575])
+def test_a_file_of_a_replaced_default_still_decodes(step):
+    """Files of a replaced rnncomp-default name the default; they decode with rnncomp-default-<step>."""
     import numpy as np
 
     from rnncomp import bitstream, codec
     from rnncomp.zoo import DEFAULT_MODEL, fingerprint, load_model
 
-    data = (Path(__file__).parent / "fixtures" / "rnncomp-default-step8263.rnc").read_bytes()
+    data = (Path(__file__).parent / "fixtures" / f"rnncomp-default-step{step}.rnc").read_bytes()
     header = bitstream.read_header(data)
     assert header.model_name == DEFAULT_MODEL
     assert fingerprint(load_model(DEFAULT_MODEL), 4) != header.fingerprint  # the default has moved on
     out = codec.decompress(data)
     assert out.shape == (32, 32, 3)
-    assert np.array_equal(out, codec.decompress(data, "rnncomp-default-8263"))
+    assert np.array_equal(out, codec.decompress(data, f"rnncomp-default-{step}"))
