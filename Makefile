@@ -33,8 +33,8 @@ $(VENV)/.installed: setup.py
 run: install ## the main job on built-in defaults: the shipped codec vs JPEG on the bundled samples
 	$(BIN)/rnncomp demo --out results/demo
 
-test: install ## the default (fast) test suite
-	$(BIN)/python -m pytest -m "not slow" -q
+test: install ## the default (fast) test suite, on 2 processes (pytest-xdist, a file per process at a time)
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadfile --durations=15
 
 FAST_TESTS = tests/test_imports.py tests/test_bitstream.py tests/test_entropy.py tests/test_families.py \
   tests/test_layers.py tests/test_metrics.py tests/test_rd.py tests/test_registry.py tests/test_images.py \
