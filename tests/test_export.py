@@ -96,7 +96,11 @@ def test_manifest_describes_the_artefacts(exported, rnc_files):
     dec = man["artefacts"]["decoder"]
     assert (folder / dec["file"]).stat().st_size == dec["bytes"] > 1_000_000  # the weights are in the file
     names = [p["name"] for p in dec["inputs"]]
-    assert names[:2] == ["bits", "x_hat_in"] and dec["inputs"][0]["shape"] == [1, 2, 2, 32]
+    from rnncomp.zoo import load_model
+
+    m = load_model("rnncomp-default")  # the code grid of one 32x32 image per iteration
+    grid = [1, 32 // int(m.stride), 32 // int(m.stride), int(m.config.bits)]
+    assert names[:2] == ["bits", "x_hat_in"] and dec["inputs"][0]["shape"] == grid
     assert set(dec["feedback"]) == set(names) - {"bits"}
     assert set(dec["feedback"].values()) <= {p["name"] for p in dec["outputs"]}
     assert {"decode", "encode"} <= set(man["loop"]) and (folder / EXAMPLE).is_file()
