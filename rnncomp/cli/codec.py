@@ -81,10 +81,10 @@ def cmd_compress(args) -> int:
             try:
                 coded = compress_batch([images[n] for n in good], model, args.iterations, args.bpp, args.entropy,
                                        tile=args.tile, levels=args.levels, quality=args.quality)
-                for n, data in zip(good, coded):
-                    files[n] = data
             except RnncompError:
-                pass  # one image is refused: code them one by one, to name it
+                coded = [None] * len(good)  # one image is refused: code them one by one below, to name it
+            for n, data in zip(good, coded):
+                files[n] = data
         for ((src, _), out), image, data in zip(chunk, images, files):
             bar.update(1)
             try:
