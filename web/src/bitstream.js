@@ -5,7 +5,7 @@
 // parse(bytes) reads a whole file; ChunkReader reads one as its bytes arrive and hands out each chunk's payload
 // as soon as its check is verified (what a progressive page needs); truncate(bytes, j) is rnncomp.bitstream.truncate.
 
-import { BitstreamError, RnncompError } from './errors.js';
+import { BitstreamError, RnncompError, UnsupportedError } from './errors.js';
 import { crc32 } from './crc32.js';
 
 export const MAGIC = [0x52, 0x4e]; // "RN"
@@ -256,6 +256,66 @@ function packHeader(h) {
   ]);
 }
 
+// --- end-to-end and latent files: checked as rnncomp checks them, then refused (not decoded here) -------------
+
+const MAX_COMPACT_CHANNELS = 64;
+const MAX_RATE_POINT = 255;
+const MAX_LATENT_PIXELS = 2 ** 24;
+
+/** Whether data starts like an end-to-end (compact) or a latent file: 'compact', 'latent' or null. */
+export function singleKind(data) {
+  if (data.length < 4 || data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) return null;
+  const kind = data[3] & FLAG_LATENT;
+  return kind === FLAG_COMPACT ? 'compact' : kind === FLAG_LATENT ? 'latent' : null;
+}
+
+/** Reads an end-to-end or latent file's header and check with rnncomp's messages; refuses it if they pass. */
+function refuseSingle(data, kind) {
+  const { coderId, modelName, pos: start } = parsePrefix(data);
+  let pos = start;
+  if (kind === 'compact') {
+    if (pos + 2 > data.length) throw new BitstreamError('truncated file: header cut short');
+    const scaleLog2 = data[pos];
+    const levelsLog2 = data[pos + 1];
+    if (scaleLog2 > 7) throw new BitstreamError(`corrupt header: scale 2^${scaleLog2} is over ${MAX_STRIDE}`);
+    if (!(levelsLog2 >= 1 && levelsLog2 <= 8)) throw new BitstreamError(`corrupt header: 2^${levelsLog2} levels`);
+    let channels; let height; let width;
+    [channels, pos] = readVarint(data, pos + 2, 'header');
+    [height, pos] = readVarint(data, pos, 'header');
+    [width, pos] = readVarint(data, pos, 'header');
+    if (!(channels >= 1 && channels <= MAX_COMPACT_CHANNELS)) {
+      throw new BitstreamError(`${channels} compact-image channels is outside 1..${MAX_COMPACT_CHANNELS}`);
+    }
+    const scale = 2 ** scaleLog2;
+    checkGeometry(height, width, scale, channels, 1, [ceilDiv(height, scale), ceilDiv(width, scale)]);
+    if (data.length < pos + LAST_CHECK_BYTES) throw new BitstreamError('truncated file: no compact image after the header');
+  } else {
+    if (coderId >= 1) throw new BitstreamError(`corrupt header: unknown latent coder id ${coderId}`);
+    const strideLog2 = data[pos];
+    if (strideLog2 > 7) throw new BitstreamError(`corrupt header: stride 2^${strideLog2} is over ${MAX_STRIDE}`);
+    let rate; let height; let width;
+    [rate, pos] = readVarint(data, pos + 1, 'header');
+    [height, pos] = readVarint(data, pos, 'header');
+    [width, pos] = readVarint(data, pos, 'header');
+    if (rate > MAX_RATE_POINT) throw new BitstreamError(`corrupt header: rate point ${rate}`);
+    const stride = 2 ** strideLog2;
+    checkGeometry(height, width, stride, 1, 1, [ceilDiv(height, stride), ceilDiv(width, stride)]);
+    if (height * width > MAX_LATENT_PIXELS) {
+      throw new BitstreamError(`${height}x${width} is over the ${MAX_LATENT_PIXELS} pixels of a latent file `
+        + '(hyperprior files are not tiled)');
+    }
+    if (data.length < pos + LAST_CHECK_BYTES) throw new BitstreamError('truncated file: no latents after the header');
+  }
+  const end = data.length - LAST_CHECK_BYTES;
+  if (!checkMatches(data, end, crc32(data, 0, 0, end), LAST_CHECK_BYTES)) {
+    throw new BitstreamError('damaged file: the check fails (corrupted or cut short)');
+  }
+  const what = kind === 'compact' ? 'an end-to-end codec file (a compact image)'
+    : 'a hyperprior-codec file (range-coded latents)';
+  throw new UnsupportedError(`this is ${what}${modelName ? ` of ${modelName}` : ''}: this web decoder decodes `
+    + 'recurrent-codec files only; decode it with rnncomp decompress');
+}
+
 // --- chunks ---------------------------------------------------------------------------------------------------
 
 const checkValue = (crc, size) => [crc & 0xff, (crc >>> 8) & 0xff, (crc >>> 16) & 0xff, crc >>> 24].slice(0, size);
@@ -313,6 +373,11 @@ export class ChunkReader {
     const out = [];
     const data = this.data;
     if (!this.header) {
+      const kind = singleKind(data);
+      if (kind) {
+        if (!final) return out;
+        refuseSingle(data, kind);
+      }
       try {
         [this.header, this.headerBytes] = parseHeader(data);
       } catch (e) {

@@ -89,7 +89,8 @@ export class RangeDecoder {
     const cdf1 = Math.floor((1 - P / 65536) * FREE_WEIGHT) + 1;
     const scale = this.range >> B24;
     const q = this.d / scale;
-    if (q >= TWO24) throw new BitstreamError('corrupt context chunk: invalid compressed data');
+    if (q >= TWO24) throw new BitstreamError('corrupt context chunk: Tried to decode from compressed data that is invalid for the '
+      + 'employed entropy model.'); // constriction's message
     const c1 = BigInt(cdf1);
     let bit;
     if (q < c1) {
