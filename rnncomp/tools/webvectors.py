@@ -38,7 +38,7 @@ from rnncomp.coder_names import CODERS
 from rnncomp.entropy import pack_raw
 from rnncomp.errors import RnncompError
 
-__all__ = ["hostile_cases", "main", "outcome", "write_vectors"]
+__all__ = ["bench", "coder_cases", "hostile_cases", "main", "outcome", "write_vectors"]
 
 FP = b"\x12\x34\x56\x78"
 #: The largest hostile file kept (the fuzzer's cases can be megabytes).
@@ -341,12 +341,51 @@ def write_vectors(out: Path, with_model: bool = True, fuzz: int = 90) -> dict:
     return summary
 
 
+def bench(ks=(2, 4, 8), repeat: int = 5, vectors: Path | None = None) -> dict:
+    """Python's decode time per thumbnail (``rnncomp.codec.decompress`` of a file cut to k iterations, the model
+    loaded and warmed up): the median and the least over ``repeat`` runs of every bundled thumbnail."""
+    import os
+    import platform
+    import time
+
+    from rnncomp import codec
+    from rnncomp.zoo import DEFAULT_MODEL, load_model
+
+    vectors = Path(vectors or Path(__file__).resolve().parents[2] / "web" / "vectors")
+    cases = [c for c in json.loads((vectors / "model.json").read_text())["cases"] if c["entropy"] == "auto"]
+    files = [(vectors / c["file"]).read_bytes() for c in cases]
+    model = load_model(DEFAULT_MODEL)
+    codec.decompress(files[0], model)  # warm up (tracing)
+    out = {}
+    for k in ks:
+        cut = [bitstream.truncate(f, k) for f in files]
+        for f in cut:
+            codec.decompress(f, model)
+        times = []
+        for _ in range(repeat):
+            for f in cut:
+                t0 = time.perf_counter()
+                codec.decompress(f, model)
+                times.append(1000 * (time.perf_counter() - t0))
+        times.sort()
+        out[str(k)] = {"median_ms": times[len(times) // 2], "min_ms": times[0], "runs": len(times)}
+    return {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"), "bench": out}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="web/vectors", help="output folder (default: %(default)s)")
     p.add_argument("--no-model", action="store_true", help="leave out the vectors that need the shipped model")
     p.add_argument("--fuzz", type=int, default=90, help="fuzzer cases to try (default: %(default)s)")
+    p.add_argument("--bench", action="store_true",
+                   help="instead: time rnncomp decompress per thumbnail at 2, 4, 8 iterations into the JSON file --out")
     args = p.parse_args(argv)
+    if args.bench:
+        result = bench()
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result))
+        return 0
     print(json.dumps(write_vectors(Path(args.out), not args.no_model, args.fuzz)))
     return 0
 
