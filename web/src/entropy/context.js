@@ -11,7 +11,7 @@
 // constriction's side: Bernoulli(p, perfect=False) is ContiguousCategorical::from_floating_point_probabilities_fast
 // over [1-p, p] at PRECISION 24: the cdf is [0, floor((1-p) * (2^24 - 2)) + 1, 2^24] (f64 arithmetic, exact here
 // since p = P / 2^16). The range decoder keeps (lower, range, point) in u64; only point - lower (mod 2^64) and
-// range matter to decoding, so this port keeps d = point - lower and range:
+// range matter to decoding, so this port keeps d = point - lower and range (as 32-bit halves):
 //   scale = range >> 24; q = d / scale (q >= 2^24: invalid data); symbol = q < cdf1 ? 0 : 1;
 //   d -= scale * left; range = scale * probability; while range < 2^32: d = d << 32 | next word, range <<= 32
 // (a missing word reads as 0, as constriction's). It starts with range = 2^64 - 1 and d = the first two words.
@@ -27,7 +27,6 @@ export const NB_CONTEXTS = 16;
 export const TARGET_BATCHES = 256;
 const PAD_WORDS = 2;
 const FREE_WEIGHT = 2 ** 24 - 2; // constriction: 2^PRECISION minus one per symbol
-const TOTAL = 2 ** 24;
 
 /** Blocks in coding order and the batch boundaries (rnncomp's _schedule). */
 export function schedule(h, w) {
@@ -56,55 +55,95 @@ function wordsForDecoder(payload) {
   const padded = payload.length + ((4 - (payload.length % 4)) % 4) + 4 * PAD_WORDS;
   const bytes = new Uint8Array(padded).fill(0xff);
   bytes.set(payload);
-  const words = new Array(padded / 4);
+  const words = new Float64Array(padded / 4);
   for (let i = 0; i < words.length; i++) {
-    words[i] = BigInt(((bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3]) >>> 0);
+    words[i] = ((bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3]) >>> 0;
   }
   return words;
 }
 
-const B24 = 24n;
-const B32 = 32n;
-const TWO32 = 1n << 32n;
-const TWO24 = 1n << 24n;
+const TWO8 = 2 ** 8;
+const TWO24 = 2 ** 24;
+const TWO32 = 2 ** 32;
 
-/** The decoder side of constriction's RangeDecoder<u32, u64> with binary models at 24-bit precision. */
+/**
+ * The decoder side of constriction's RangeDecoder<u32, u64> with binary models at 24-bit precision, in exact
+ * integer arithmetic on doubles: every 64-bit quantity is a pair (high, low) of 32-bit halves, and every product
+ * scale * c (scale < 2^40, c <= 2^24) is formed from pieces below 2^53.
+ */
 export class RangeDecoder {
   constructor(words) {
     this.words = words;
     this.next = 0;
-    let point = 0n;
-    let read = 0;
-    while (read < 2 && this.next < words.length) {
-      point = (point << B32) | words[this.next++];
-      read += 1;
+    // point = the first two words (a missing word reads as 0); lower = 0, so d = point - lower = point
+    this.dH = this.next < words.length ? words[this.next++] : 0;
+    this.dL = this.next < words.length ? words[this.next++] : 0;
+    this.rH = TWO32 - 1; // range = 2^64 - 1
+    this.rL = TWO32 - 1;
+    this.pH = 0;
+    this.pL = 0;
+  }
+
+  /** scale * c (< 2^64) into this.pH, this.pL. */
+  product(scale, c) {
+    const sH = Math.floor(scale / TWO24);
+    const sL = scale - sH * TWO24;
+    const a = c * sL; // < 2^49
+    const aH = Math.floor(a / TWO32);
+    const b = c * sH; // < 2^41, times 2^24
+    const bH = Math.floor(b / TWO8);
+    let lo = (a - aH * TWO32) + (b - bH * TWO8) * TWO24;
+    let hi = aH + bH;
+    if (lo >= TWO32) {
+      lo -= TWO32;
+      hi += 1;
     }
-    if (read === 1) point <<= B32;
-    this.d = point; // point - lower, lower = 0
-    this.range = (1n << 64n) - 1n;
+    this.pH = hi;
+    this.pL = lo;
   }
 
   /** One binary symbol whose probability of a 1 is P / 2^16 (1 <= P < 2^16). */
   decodeBit(P) {
     const cdf1 = Math.floor((1 - P / 65536) * FREE_WEIGHT) + 1;
-    const scale = this.range >> B24;
-    const q = this.d / scale;
-    if (q >= TWO24) throw new BitstreamError('corrupt context chunk: Tried to decode from compressed data that is invalid for the '
-      + 'employed entropy model.'); // constriction's message
-    const c1 = BigInt(cdf1);
+    const scale = this.rH * TWO8 + Math.floor(this.rL / TWO24); // range >> 24
+    const { dH, dL } = this;
+    // scale * 2^24 is range with its low 24 bits cleared; quantile = d / scale >= 2^24 means invalid data
+    const tH = this.rH;
+    const tL = this.rL - (this.rL % TWO24);
+    if (dH > tH || (dH === tH && dL >= tL)) {
+      throw new BitstreamError('corrupt context chunk: Tried to decode from compressed data that is invalid for the '
+        + 'employed entropy model.'); // constriction's message
+    }
+    this.product(scale, cdf1);
     let bit;
-    if (q < c1) {
-      this.range = scale * c1;
+    if (dH < this.pH || (dH === this.pH && dL < this.pL)) { // quantile < cdf1: symbol 0, left 0, probability cdf1
+      this.rH = this.pH;
+      this.rL = this.pL;
       bit = 0;
-    } else {
-      this.d -= scale * c1;
-      this.range = scale * BigInt(TOTAL - cdf1);
+    } else { // symbol 1: d -= scale * cdf1; range = scale * (2^24 - cdf1) = scale * 2^24 - scale * cdf1
+      let lo = dL - this.pL;
+      let hi = dH - this.pH;
+      if (lo < 0) {
+        lo += TWO32;
+        hi -= 1;
+      }
+      this.dH = hi;
+      this.dL = lo;
+      lo = tL - this.pL;
+      hi = tH - this.pH;
+      if (lo < 0) {
+        lo += TWO32;
+        hi -= 1;
+      }
+      this.rH = hi;
+      this.rL = lo;
       bit = 1;
     }
-    if (this.range < TWO32) {
-      this.d <<= B32;
-      if (this.next < this.words.length) this.d |= this.words[this.next++];
-      this.range <<= B32;
+    if (this.rH === 0) { // range < 2^32: d = d << 32 | next word (d < range < 2^32), range <<= 32
+      this.dH = this.dL;
+      this.dL = this.next < this.words.length ? this.words[this.next++] : 0;
+      this.rH = this.rL;
+      this.rL = 0;
     }
     return bit;
   }
