@@ -76,8 +76,18 @@ def _make_file(coder="context", k=4, height=37, width=53, bits=8, name="", seed=
     return bitstream.write(_make_bits(k, height, width, bits, seed=seed), header, prior=prior)
 
 
+def _varint(value: int) -> bytes:
+    """Unsigned LEB128 (the format's numbers), written here so that hostile headers need no writer."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def _raw_header(flags=2, height=32, width=32, bits=8, stride_log2=4, k=1, version=VERSION):
-    v = bitstream._varint
+    v = _varint
     return MAGIC + bytes([version, flags]) + FP + bytes([stride_log2]) + v(bits) + v(height) + v(width) + v(k)
 
 
