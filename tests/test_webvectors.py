@@ -65,6 +65,18 @@ def test_the_model_vectors_decode_to_their_pixels_within_one_level():
         assert np.abs(steps.astype(int) - expected).max() <= vectors["tolerance"], c["name"]
 
 
+def test_the_pages_example_of_a_file_it_does_not_decode_is_refused_by_rnncomp_too():
+    from rnncomp import codec
+    from rnncomp.errors import RnncompError
+
+    vectors = _load("model.json")
+    assert vectors["unsupported"]
+    for u in vectors["unsupported"]:
+        with pytest.raises(RnncompError) as e:
+            codec.decompress((VECTORS / u["file"]).read_bytes())
+        assert str(e.value) == u["rnncomp"]["error"]
+
+
 @pytest.mark.parametrize("name", ["decoder.onnx", "manifest.json"])
 def test_the_page_ships_the_default_models_exported_decoder(name):
     from rnncomp import zoo

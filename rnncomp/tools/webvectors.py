@@ -38,7 +38,7 @@ from rnncomp.coder_names import CODERS
 from rnncomp.entropy import pack_raw
 from rnncomp.errors import RnncompError
 
-__all__ = ["bench", "coder_cases", "hostile_cases", "main", "outcome", "write_vectors"]
+__all__ = ["bench", "coder_cases", "hostile_cases", "main", "outcome", "unsupported_cases", "write_vectors"]
 
 FP = b"\x12\x34\x56\x78"
 #: The largest hostile file kept (the fuzzer's cases can be megabytes).
@@ -311,6 +311,23 @@ def _jpeg_ladder(image, targets) -> list:
     return out
 
 
+def unsupported_cases(model_entry: dict, data: bytes) -> list:
+    """Files of the default model that the web page does not decode, with rnncomp's own refusal: the codes of
+    ``data`` (a model vector) written with the ``prior`` coder, whose table the default model does not ship (as a
+    file of a coder the page lacks would be)."""
+    f = bitstream.parse(data)
+    header = f.header
+    codes = np.stack(list(bitstream.iter_codes(f)))
+    prior = _prior(header.bits, seed=5)
+    from dataclasses import replace
+
+    blob = bitstream.write(codes, replace(header, coder="prior"), prior=prior)
+    return [({"name": f"{model_entry['name']}-prior", "file": f"model/{model_entry['name']}-prior.rnc",
+              "coder": "prior", "bytes": len(blob),
+              "why": "the prior coder, whose context table rnncomp-default does not ship",
+              "rnncomp": outcome(blob)}, blob)]
+
+
 def write_vectors(out: Path, with_model: bool = True, fuzz: int = 90) -> dict:
     """Writes every vector into ``out`` (see the module docstring); returns a summary."""
     out = Path(out)
@@ -329,8 +346,12 @@ def write_vectors(out: Path, with_model: bool = True, fuzz: int = 90) -> dict:
     if with_model:
         (out / "model").mkdir(exist_ok=True)
         (out / "jpeg").mkdir(exist_ok=True)
-        entries = []
+        entries, unsupported = [], []
         for entry, data, steps, image in model_cases():
+            if not unsupported:
+                unsupported = unsupported_cases(entry, data)
+                for u, blob in unsupported:
+                    (out / u["file"]).write_bytes(blob)
             (out / entry["file"]).write_bytes(data)
             (out / entry["pixels"]).write_bytes(steps.tobytes())
             if entry["entropy"] == "auto":
@@ -345,8 +366,8 @@ def write_vectors(out: Path, with_model: bool = True, fuzz: int = 90) -> dict:
                     jpegs.append({"file": path, "quality": q, "scan_bytes": scan, "file_bytes": full})
                 entry["jpeg"] = jpegs
             entries.append(entry)
-        (out / "model.json").write_text(json.dumps({"model": "rnncomp-default", "tolerance": 1, "cases": entries},
-                                                   indent=1) + "\n")
+        (out / "model.json").write_text(json.dumps({"model": "rnncomp-default", "tolerance": 1, "cases": entries,
+                                                    "unsupported": [u for u, _ in unsupported]}, indent=1) + "\n")
         summary["model"] = len(entries)
     return summary
 

@@ -17,6 +17,27 @@ async function load() {
   ]);
   state.decoder = await RncDecoder.create({ ort, model: new Uint8Array(model), manifest });
   state.cases = vectors.cases.filter((c) => c.entropy === 'auto');
+  state.others = vectors.unsupported || [];
+}
+
+/** The files this page does not decode: each fetched and refused, with the decoder's message shown. */
+async function showOthers() {
+  const box = $('others');
+  box.replaceChildren();
+  return Promise.all(state.others.map(async (c) => {
+    const div = document.createElement('div');
+    div.className = 'cell';
+    div.innerHTML = `<div class="name">${c.name} (${c.bytes} B: ${c.why})</div><div class="error">decoding...</div>`;
+    box.append(div);
+    let message = 'decoded (unexpectedly)';
+    try {
+      await state.decoder.decodeStream((await fetch(`/vectors/${c.file}`)).body);
+    } catch (e) {
+      message = `not decoded: ${e.name}: ${e.message}`;
+    }
+    div.querySelector('.error').textContent = message;
+    return { name: c.name, message };
+  }));
 }
 
 function cell(c) {
@@ -125,6 +146,7 @@ window.rnncompDemo = {
   ready: load().then(async () => {
     $('status').textContent = 'decoder ready';
     await run(Number($('k').value));
+    state.othersShown = await showOthers();
   }).catch((e) => {
     $('status').textContent = `the decoder failed to load: ${e.message}`;
     throw e;
@@ -132,6 +154,7 @@ window.rnncompDemo = {
   run,
   bench,
   get results() { return state.results; },
+  get others() { return state.othersShown; },
 };
 
 $('k').addEventListener('input', () => { $('k-out').value = $('k').value; });

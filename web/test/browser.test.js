@@ -61,6 +61,16 @@ test('the demo page in headless Chromium: canvas pixels within 1 level of rnncom
       };
 
       await compare(8);
+      // a file of a coder the page does not decode: the page says so, with the decoder's message
+      const others = await page.evaluate(() => window.rnncompDemo.others);
+      const { unsupported } = readJson('model.json');
+      assert.equal(others.length, unsupported.length);
+      assert.ok(others.length > 0);
+      for (const [o, u] of others.map((x, i) => [x, unsupported[i]])) {
+        assert.ok(o.message.startsWith('not decoded: ') && o.message.endsWith(u.rnncomp.error), o.message);
+        const text = await page.evaluate(() => document.querySelector('#others').textContent);
+        assert.ok(text.includes(u.rnncomp.error), text);
+      }
       // the strip: the first thumbnail after each of its chunks, drawn as they arrived
       const strip = await page.evaluate(() => Array.from(document.querySelectorAll('#strip canvas'),
         (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)));

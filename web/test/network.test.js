@@ -91,4 +91,8 @@ test('a file of other weights, another size or a coder it lacks is refused with 
   await assert.rejects(decoder.decodeAll(new Uint8Array([0x52, 0x4e, 1, 0x13, 0, 0, 0, 0, 2, 8, 3, 32, 32, 0, 0, 0])),
     /end-to-end|check/);
   assert.ok(UnsupportedError);
+  // the page's example of a file it does not decode: rnncomp's own refusal, word for word
+  for (const u of readJson('model.json').unsupported) {
+    await assert.rejects(decoder.decodeAll(readBytes(u.file)), (e) => e.message === u.rnncomp.error);
+  }
 });
