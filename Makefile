@@ -180,6 +180,7 @@ ship-srgan: install ## ship CKPT (an srgan-train checkpoint) as SRGAN_MODEL, wit
 # --- the hyperprior codec (Balle et al. 2018) ------------------------------------------------------
 
 HP_MODEL ?= hyperprior-default
+HP_PREVIOUS ?= hyperprior-default-8001
 HP_RUN ?= runs/hyperprior-default
 
 train-hyperprior: ## train the hyperprior codec (experiments/hyperprior-default.json); resumes
@@ -191,8 +192,10 @@ ship-hyperprior: install ## ship CKPT as HP_MODEL (float16 weights: float32 ones
 
 evaluate-hyperprior: install ## HP_MODEL on Kodak and the 1,000 hold-out thumbnails (real files, every rate point) vs JPEG, WebP, rnncomp-default
 	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(HP_MODEL) --out $(RESULTS)/kodak/$(HP_MODEL).json \
-	  --compare $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json --plot $(RESULTS)/kodak/rd-$(HP_MODEL).png --bpp-max 2
+	  --compare $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json $(wildcard $(RESULTS)/kodak/$(HP_PREVIOUS).json) \
+	  --plot $(RESULTS)/kodak/rd-$(HP_MODEL).png --bpp-max 2
 	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(HP_MODEL).json --against $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json \
+	  $(wildcard $(RESULTS)/kodak/$(HP_PREVIOUS).json) \
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(HP_MODEL).md
 	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(HP_MODEL) --no-per-image --headerless \
 	  --batch 250 --out $(RESULTS)/thumbs32/$(HP_MODEL).json --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(HP_MODEL).png
