@@ -197,7 +197,7 @@ evaluate-hyperprior: install ## HP_MODEL on Kodak and the 1,000 hold-out thumbna
 	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(HP_MODEL).json --against $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json \
 	  $(wildcard $(RESULTS)/kodak/$(HP_PREVIOUS).json) \
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(HP_MODEL).md
-	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(HP_MODEL) --no-per-image --headerless \
+	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(HP_MODEL) --quality 0,4,8,12,16,20 --no-per-image --headerless \
 	  --batch 250 --out $(RESULTS)/thumbs32/$(HP_MODEL).json --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(HP_MODEL).png
 
 evaluate-e2e: install ## the shipped end-to-end codec on Kodak: every coder, bicubic and SRGAN upscaling, vs JPEG and ours
