@@ -42,12 +42,14 @@ def _rates(fc, iterations) -> list[int]:
 
 
 def family_bench(out, quick: bool = False, data=None, runs: int | None = None, iterations=None,
-                 models=FAMILY_MODELS, command: str | None = None, progress: bool = True) -> dict:
+                 models=FAMILY_MODELS, workloads=("thumbnail", "batch", "photo"), command: str | None = None,
+                 progress: bool = True) -> dict:
     """Times every model of ``models`` on the same workloads; writes ``out/families.json`` and
     ``out/families.md`` and returns the result.
 
     ``quick``: the bundled samples (what the test runs); ``iterations``: the recurrent codec's
-    (default 2, 8); other arguments as in :func:`rnncomp.tools.bench.run_bench`.
+    (default 2, 8); ``workloads``: which of them to time; other arguments as in
+    :func:`rnncomp.tools.bench.run_bench`.
     """
     from rnncomp.codec import file_codec
     from rnncomp.provenance import machine_info
@@ -59,14 +61,14 @@ def family_bench(out, quick: bool = False, data=None, runs: int | None = None, i
     runs = int(runs or (1 if quick else 5))
     iterations = tuple(iterations or (2, 8))
     plan = _plan(quick, Path(data) if data else None, runs, 1, iterations)
-    workloads = [w for w in _workloads(plan) if w["name"] != "large"]
+    chosen = [w for w in _workloads(plan) if w["name"] in workloads]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
     rows = []
     for name in models:
         fc = file_codec(load_model(name))
-        for w in workloads:
+        for w in chosen:
             pixels = _pixels(w)
             for rate in _rates(fc, iterations):
                 log(f"families: {name}, {fc.rate_name} {rate}, {w['label']} ({w['runs']} runs)")
@@ -78,7 +80,7 @@ def family_bench(out, quick: bool = False, data=None, runs: int | None = None, i
                              "encode_s": _round(t["encode"]), "decode_s": _round(t["decode"]),
                              "encode_model_s": _round(t["encode_model"]),
                              "decode_model_s": _round(t["decode_model"])})
-    baselines = [b for b in _baselines(workloads, log) if b["codec"] in ("jpeg-pillow", "webp-pillow")]
+    baselines = [b for b in _baselines(chosen, log) if b["codec"] in ("jpeg-pillow", "webp-pillow")]
     doc = {
         "name": "bench-families",
         "description": "encode/decode time of each shipped family beside Pillow JPEG and WebP "
