@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-PHONY_WEB = web web-install web-test web-vectors web-model web-screenshot web-bench
+PHONY_WEB = web web-install web-jpeg web-test web-vectors web-model web-screenshot web-bench
 .PHONY: $(PHONY_WEB) help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
@@ -53,9 +53,16 @@ web-install: ## install the web decoder's npm packages (npm ci: onnxruntime-web;
 
 web-test: ## the web decoder's tests under Node (codes, hostile files, network pixels; headless Chromium when installed)
 	@if ! command -v node >/dev/null; then echo "web-test: SKIPPED: node is not installed (apt-get install nodejs npm)"; \
-	else $(MAKE) --no-print-directory web-install && cd web && npm test; fi
+	else $(MAKE) --no-print-directory web-install web-jpeg && cd web && npm test; fi
 
-web: web-install ## the demo page on http://127.0.0.1:$(WEB_PORT)/demo/ (a local static server; Ctrl-C stops)
+web/vectors/jpeg/.written: web/vectors/model.json
+	$(BIN)/python -m rnncomp.tools.webvectors --jpeg-only --out web/vectors
+	touch $@
+
+web-jpeg: install ## the demo page's JPEGs at the files' byte counts (web/vectors/jpeg: derived from model.json, not committed)
+	@$(MAKE) --no-print-directory web/vectors/jpeg/.written
+
+web: web-install web-jpeg ## the demo page on http://127.0.0.1:$(WEB_PORT)/demo/ (a local static server; Ctrl-C stops)
 	cd web && node serve.mjs --port $(WEB_PORT)
 
 web-vectors: install ## rewrite the test vectors in web/vectors (codes, hostile files, the default model's thumbnails)
@@ -65,10 +72,10 @@ web-model: install ## re-export the default model's decoder network for the page
 	$(BIN)/rnncomp export --model $(MODEL) --format onnx --decoder-only --out $(WEB_MODEL_DIR) --force
 	rm -f $(WEB_MODEL_DIR)/decode_example.py
 
-web-screenshot: web-install ## the demo page in headless Chromium -> docs/web-demo.png
+web-screenshot: web-install web-jpeg ## the demo page in headless Chromium -> docs/web-demo.png
 	cd web && RNNCOMP_WEB_SCREENSHOT=../docs/web-demo.png node --test test/browser.test.js
 
-web-bench: web-install install ## decode time per 32x32 thumbnail at 2, 4, 8 iterations: Chromium (the page) and Python -> $(RESULTS)/web
+web-bench: web-install web-jpeg ## decode time per 32x32 thumbnail at 2, 4, 8 iterations: Chromium (the page) and Python -> $(RESULTS)/web
 	mkdir -p $(RESULTS)/web
 	cd web && RNNCOMP_WEB_BENCH=../$(RESULTS)/web/browser.json node --test test/browser.test.js
 	$(BIN)/python -m rnncomp.tools.webvectors --bench --out $(RESULTS)/web/python.json

@@ -292,23 +292,51 @@ def model_cases(iterations: int = 8) -> list:
 
 def _jpeg_ladder(image, targets) -> list:
     """For each byte count, the best header-less JPEG (4:2:0, standard tables) whose scan data fits."""
-    import io
-
-    from PIL import Image
-
     from rnncomp.evaluation.baselines import jpeg_split_header
 
     scans = []
     for q in range(1, 96):
-        buf = io.BytesIO()
-        Image.fromarray(image).save(buf, format="JPEG", quality=q, subsampling=2, optimize=False)
-        header, scan, _ = jpeg_split_header(buf.getvalue())
-        scans.append((q, len(scan), len(buf.getvalue()), buf.getvalue()))
+        blob = _jpeg_bytes(image, q)
+        header, scan, _ = jpeg_split_header(blob)
+        scans.append((q, len(scan), len(blob), blob))
     out = []
     for target in targets:
         fits = [s for s in scans if s[1] <= target]
         out.append(max(fits, key=lambda s: s[0]) if fits else None)
     return out
+
+
+def _jpeg_bytes(image, quality: int) -> bytes:
+    """The JPEG the page shows: Pillow, 4:2:0, standard tables."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality, subsampling=2, optimize=False)
+    return buf.getvalue()
+
+
+def write_jpegs(out: Path) -> int:
+    """Writes the demo page's JPEGs (``out/jpeg/``, not committed: derived) from ``out/model.json``'s ladder and
+    the bundled thumbnails; checks each against its recorded sizes. Returns how many were written."""
+    out = Path(out)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "thumbs32" / "thumbs32-sample.npz"
+    with np.load(sample) as d:
+        images = {str(n): img for n, img in zip(d["names"], d["images"])}
+    (out / "jpeg").mkdir(parents=True, exist_ok=True)
+    n = 0
+    for case in json.loads((out / "model.json").read_text())["cases"]:
+        for pick in case.get("jpeg") or []:
+            if pick is None:
+                continue
+            blob = _jpeg_bytes(images[case["source"]], pick["quality"])
+            if len(blob) != pick["file_bytes"]:
+                raise RuntimeError(f"{pick['file']}: {len(blob)} bytes, model.json records {pick['file_bytes']} "
+                                   "(another Pillow/libjpeg?): rerun make web-vectors")
+            (out / pick["file"]).write_bytes(blob)
+            n += 1
+    return n
 
 
 def unsupported_cases(model_entry: dict, data: bytes) -> list:
@@ -409,9 +437,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="web/vectors", help="output folder (default: %(default)s)")
     p.add_argument("--no-model", action="store_true", help="leave out the vectors that need the shipped model")
     p.add_argument("--fuzz", type=int, default=90, help="fuzzer cases to try (default: %(default)s)")
+    p.add_argument("--jpeg-only", action="store_true",
+                   help="instead: write the demo page's JPEGs (--out/jpeg, derived, not committed) from --out/model.json")
     p.add_argument("--bench", action="store_true",
                    help="instead: time rnncomp decompress per thumbnail at 2, 4, 8 iterations into the JSON file --out")
     args = p.parse_args(argv)
+    if args.jpeg_only:
+        print(json.dumps({"jpeg": write_jpegs(Path(args.out))}))
+        return 0
     if args.bench:
         result = bench()
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
