@@ -42,10 +42,6 @@ def anchors() -> Path:
 
 def make_prior(bits: int, seed: int = 0) -> dict:
     """A well-formed random context prior for ``bits`` channels (for the ``prior`` coder's tests)."""
-    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
+    from rnncomp.entropy.prior import random_prior
 
-    rng = np.random.default_rng(seed)
-    fine_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * bits)
-    coarse_n = rng.integers(0, 600, NB_CONTEXTS)
-    return {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
-            "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
+    return random_prior(bits, seed)

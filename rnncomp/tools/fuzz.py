@@ -68,14 +68,11 @@ def tiny_models(seed: int = 0, kinds=("binary", "compact", "latent")) -> dict:
     from rnncomp.models.checkpoint import build_model
     from rnncomp.registry import get_model
 
-    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
+    from rnncomp.entropy.prior import random_prior
 
     def binary():
         m = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=3, bits=8, seed=seed)
-        rng = np.random.default_rng(seed)  # a well-formed context prior, so that the prior coder is reached too
-        fine_n, coarse_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * 8), rng.integers(0, 600, NB_CONTEXTS)
-        m.context_prior = {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
-                           "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
+        m.context_prior = random_prior(8, seed)  # well-formed, so that the prior coder is reached too
         return m
 
     build = {

@@ -36,6 +36,7 @@ from rnncomp import bitstream
 from rnncomp.bitstream import MAGIC, VERSION, Header
 from rnncomp.coder_names import CODERS
 from rnncomp.entropy import pack_raw
+from rnncomp.entropy.prior import random_prior
 from rnncomp.errors import RnncompError
 
 __all__ = ["bench", "coder_cases", "hostile_cases", "main", "outcome", "unsupported_cases", "write_vectors"]
@@ -45,17 +46,6 @@ FP = b"\x12\x34\x56\x78"
 MAX_CASE_BYTES = 4096
 #: Cases whose declared codes are more than this many bits are kept only when refused before decoding.
 MAX_CASE_BITS = 1 << 18
-
-
-def _prior(bits: int, seed: int = 0) -> dict:
-    """A well-formed random context prior for ``bits`` channels (as ``tests/conftest.py``'s)."""
-    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
-
-    rng = np.random.default_rng(seed)
-    fine_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * bits)
-    coarse_n = rng.integers(0, 600, NB_CONTEXTS)
-    return {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
-            "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
 
 
 def _prior_json(prior) -> dict:
@@ -136,13 +126,13 @@ def coder_cases() -> list[dict]:
             entry["prior"] = _prior_json(prior)
         cases.append((entry, data))
 
-    prior8, prior4 = _prior(8), _prior(4, seed=1)
+    prior8, prior4 = random_prior(8), random_prior(4, seed=1)
     for coder in CODERS:
         p8 = prior8 if coder == "prior" else None
         add(f"{coder}-thumb", _make_bits(8, 32, 32, 8, stride=8, seed=1), coder, 32, 32, stride=8, prior=p8)
         add(f"{coder}-37x53", _make_bits(4, 37, 53, 8, seed=2), coder, 37, 53, prior=p8)
         add(f"{coder}-odd", (rng.random((3, 3, 5, 3)) < 0.2).astype(np.uint8), coder, 40, 72,
-            prior=_prior(3, seed=2) if coder == "prior" else None)
+            prior=random_prior(3, seed=2) if coder == "prior" else None)
         add(f"{coder}-batches", (rng.random((3, 40, 30, 4)) < 0.1).astype(np.uint8), coder, 40 * 16, 30 * 16,
             prior=prior4 if coder == "prior" else None)
         mixed = (rng.random((3, 6, 6, 8)) < 0.05).astype(np.uint8)
@@ -163,7 +153,7 @@ def coder_cases() -> list[dict]:
 
 def hostile_cases() -> list[dict]:
     """The damaged and hostile files of the Python tests, each with rnncomp's outcome."""
-    prior8 = _prior(8)
+    prior8 = random_prior(8)
     out = []
 
     def add(group, data, prior=None, partial=False, note=""):
@@ -346,7 +336,7 @@ def unsupported_cases(model_entry: dict, data: bytes) -> list:
     f = bitstream.parse(data)
     header = f.header
     codes = np.stack(list(bitstream.iter_codes(f)))
-    prior = _prior(header.bits, seed=5)
+    prior = random_prior(header.bits, seed=5)
     from dataclasses import replace
 
     blob = bitstream.write(codes, replace(header, coder="prior"), prior=prior)
@@ -366,7 +356,7 @@ def write_vectors(out: Path, with_model: bool = True, fuzz: int = 90) -> dict:
     (out / "coders.json").write_text(json.dumps({"cases": [e for e, _ in cases]}, indent=1) + "\n")
     hostile = hostile_cases()
     fuzzed, fuzz_prior = fuzz_cases(fuzz) if fuzz else ([], None)
-    priors = {"prior8": _prior_json(_prior(8))}
+    priors = {"prior8": _prior_json(random_prior(8))}
     if fuzz_prior is not None:
         priors["fuzz"] = _prior_json(fuzz_prior)
     (out / "hostile.json").write_text(json.dumps({"priors": priors, "cases": hostile + fuzzed}) + "\n")
