@@ -6,6 +6,7 @@ a server without rnncomp) uses to turn codes into pixels and pixels into codes:
 - ``decoder.tflite`` / ``decoder.onnx`` (and ``encoder.*``), or ``savedmodel/`` with
   the signatures ``decode`` and ``encode``: float32 networks at one fixed image size
   (``size``, default a 32x32 thumbnail; one export per size), batch 1;
+- ``gains.npz`` (hyperprior codec only): the gain vectors of every rate point;
 - ``manifest.json``: the model's name and weights fingerprint, the format, every
   input and output (name, shape, dtype, value range, meaning), which output feeds
   which input at the next iteration, how to turn the output into uint8 pixels, and
@@ -36,9 +37,25 @@ What each network is:
   matrices (``up = A_h @ compact @ A_w^T`` per channel), taken from Keras's own
   bicubic resize, because TFLite has no bicubic resize; the SRGAN upscaler is not
   exported (the artefact decodes as ``rnncomp decompress --upscaler bicubic``).
+- Hyperprior codec (Balle et al. 2018 with gain units, ``hyperprior-default``):
+  decoder = the synthesis g_s after the inverse gain (``y_hat``: ŷ, the file's
+  integer latents as float32, ``(1, h, w, M)`` at stride 16; ``inverse_gain``:
+  m'_r, ``(1, M)`` -> ``image`` = clip(g_s(ŷ · m'_r) + 1/2) cropped to the image,
+  as :meth:`~rnncomp.models.balle2018.HyperpriorCodec.synthesize`); encoder = the
+  analysis g_a before the gain's rounding (``image``, ``gain`` m_r ``(1, M)`` ->
+  ``y`` = g_a(x - 1/2) · m_r on the reflect-padded image; the client rounds it to
+  ŷ, as the e2e client quantises). The gain vector is an **input**, not a constant:
+  the gain units (Cui et al. 2021) scale each channel outside the transforms, so
+  one artefact serves every rate point, the trained and the interpolated ones
+  alike (``--bpp`` only picks a rate point); ``gains.npz`` holds ``gain`` and
+  ``inverse_gain`` float32 ``(rate points, M)``, row ``r`` the vectors rnncomp uses
+  at rate point ``r`` (the exponential interpolation done, so a client only
+  indexes). Not exported: the hyper-analysis h_a, the integer hyper-synthesis
+  h_s and the range coding of ẑ and ŷ: they are the file's entropy coding (below).
 
 Not exported: the entropy coding of ``.rnc`` files (raw, Huffman, the context and
-prior arithmetic coders; constriction's range coder with rnncomp's context model).
+prior arithmetic coders; constriction's range coder with rnncomp's context model;
+the hyperprior's range coding of ŷ with the scales h_s derives from ẑ).
 It stays in rnncomp: :func:`save_codes` writes the codes of a file as ``.npz`` for
 the client. A client in another language ports :mod:`rnncomp.bitstream` (for the
 ``raw`` coder, which 32x32 thumbnails usually get, a header and bit unpacking).
@@ -49,7 +66,8 @@ the last bits; after rounding to uint8 the decoded pixels differ from ``rnncomp
 decompress`` by at most 1 (checked at export on a bundled sample and recorded as
 ``check.max_pixel_difference``). An encoder artefact can flip a code bit whose
 pre-sign value is within rounding of 0, so its codes may differ from rnncomp's in
-a few bits (``check.encoder_agreement``); both are valid codes for the decoder.
+a few bits (``check.encoder_agreement``); both are valid codes for the decoder. The
+same holds for a compact-image level or a latent ŷ within rounding of a half.
 
 Formats: ``savedmodel`` (``tf.saved_model``, signatures ``decode``/``encode``; TensorFlow serving and
 converters), ``tflite`` (``tf.lite.TFLiteConverter``, float32 builtin ops only, no
@@ -306,8 +324,9 @@ def _hyperprior_graphs(m, size) -> dict:
 def _gain_table(m) -> dict:
     """``{"gain", "inverse_gain"}``: float32 ``(rate points, M)``, row ``r`` as rnncomp uses rate point ``r``.
 
-    The rows are :meth:`~rnncomp.models.balle2018.HyperpriorCodec.gains` cast to float32,
-    the values rnncomp's own synthesis multiplies by, so a client needs no interpolation.
+    The rows are :meth:`~rnncomp.models.balle2018.HyperpriorCodec.gains` (float32 already):
+    the values rnncomp's own analysis and synthesis multiply by, so a client needs no
+    interpolation.
     """
     rows = [m.gains(r) for r in range(int(m.config.max_rate) + 1)]
     return {"gain": np.stack([g for g, _ in rows]).astype(np.float32),
