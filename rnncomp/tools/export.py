@@ -473,8 +473,7 @@ def _manifest(m, kind: str, fmt: str, size, graphs: dict) -> dict:
         c = m.config
         info.update(latent_channels=int(c.latent_channels), filters=int(c.filters), hyperprior=bool(c.hyperprior),
                     rate_points=int(c.max_rate) + 1, default_rate=int(c.default_rate),
-                    rate_substeps=int(c.rate_substeps), lmbdas=[float(v) for v in c.lmbdas],
-                    gains=GAINS)
+                    rate_substeps=int(c.rate_substeps), lmbdas=[float(v) for v in c.lmbdas])
     else:
         info.update(compact_channels=int(m.config.compact_channels), default_levels=int(m.config.default_levels),
                     upscaler="bicubic")
