@@ -11,7 +11,8 @@ import pytest
 from rnncomp import codec
 from rnncomp.cli import main
 from rnncomp.errors import RnncompError
-from rnncomp.tools.export import EXAMPLE, MANIFEST, bicubic_matrix, export, file_codes, load_client, parse_size, save_codes
+from rnncomp.tools.export import (EXAMPLE, GAINS, MANIFEST, bicubic_matrix, export, file_codes, load_client,
+                                   parse_size, save_codes)
 
 HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnx", "onnxruntime"))
 needs_onnx = pytest.mark.skipif(not HAVE_ONNX, reason="tf2onnx/onnxruntime not installed (pip install -e '.[export]')")
@@ -143,13 +144,9 @@ def test_bicubic_matrices_equal_kerass_resize():
     assert np.abs(mine - ref).max() < 1e-5
 
 
-@pytest.mark.parametrize("fmt", ["tflite", pytest.param("onnx", marks=needs_onnx)])
-def test_the_client_runs_without_rnncomp(exported, rnc_files, tmp_path, fmt):
-    """decode_example.py in a fresh interpreter in which importing rnncomp (and TensorFlow and Keras,
-    where the runtime does not need them: ONNX Runtime, LiteRT) fails."""
-    folder = exported("rnncomp-default", fmt)
-    path, ours = rnc_files["rnncomp-default"]
-    codes, out = save_codes(path, tmp_path / "codes.npz"), tmp_path / "image.npy"
+def _run_client_alone(folder, codes, out, fmt, cwd):
+    """Runs decode_example.py CODES -o OUT in a fresh interpreter in which importing rnncomp (and
+    TensorFlow and Keras, where the runtime does not need them: ONNX Runtime, LiteRT) fails."""
     blocked = ["rnncomp"]
     if fmt == "onnx" or importlib.util.find_spec("ai_edge_litert"):
         blocked += ["tensorflow", "keras"]
@@ -165,9 +162,17 @@ def test_the_client_runs_without_rnncomp(exported, rnc_files, tmp_path, fmt):
         f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
         f"assert not [m for m in sys.modules if m.split('.')[0] in {blocked!r}]\n"
     )
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert _max_diff(np.load(out), ours) <= 1
+    return np.load(out)
+
+
+@pytest.mark.parametrize("fmt", ["tflite", pytest.param("onnx", marks=needs_onnx)])
+def test_the_client_runs_without_rnncomp(exported, rnc_files, tmp_path, fmt):
+    folder = exported("rnncomp-default", fmt)
+    path, ours = rnc_files["rnncomp-default"]
+    codes = save_codes(path, tmp_path / "codes.npz")
+    assert _max_diff(_run_client_alone(folder, codes, tmp_path / "image.npy", fmt, tmp_path), ours) <= 1
 
 
 def test_cli_export_as_a_user_calls_it(capsys, tmp_path):
@@ -213,3 +218,96 @@ def test_onnx_without_tf2onnx_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tf2onnx", None)  # makes `import tf2onnx` fail
     with pytest.raises(RnncompError, match=r"needs tf2onnx .*pip install -e '\.\[export\]'"):
         export("e2e-default", tmp_path / "x", "onnx")
+
+
+# --- the hyperprior codec (Balle et al. 2018 with gain units) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hyperprior():
+    """A tiny hyperprior model whose (untrained) latents and images span many levels.
+
+    At their initial values the gains leave every latent of an untrained g_a at 0 (|y| < 0.12)
+    and g_s decodes every pixel to 124..130, which would check little; so gain k is about 60
+    and 400, varying over the channels (a wrong channel order of the gain input would show),
+    the inverse gains undo them, and g_s's last kernel is 30 times larger (pixels 36..217).
+    """
+    from rnncomp.registry import get_model
+
+    m = get_model("balle2018-hyperprior", filters=8, latent_channels=12, lmbdas=[0.002, 0.02], rate_substeps=2,
+                  default_rate=1, seed=0)
+    log_gain = np.log([[60.0], [400.0]]) + np.linspace(-0.5, 0.5, 12)[None]
+    m.log_gain.assign(log_gain.astype(np.float32))
+    m.log_inverse_gain.assign(-log_gain.astype(np.float32))
+    last = m.g_s.layers[-1]
+    last.kernel.assign(np.asarray(last.kernel) * np.float32(30.0))
+    return m
+
+
+@pytest.fixture(scope="module")
+def hyperprior_export(hyperprior, tmp_path_factory):
+    """``hyperprior_export(fmt)`` -> the folder of a 24x40 export (padded to 32x48) with its check."""
+    made = {}
+
+    def get(fmt):
+        if fmt not in made:
+            made[fmt] = tmp_path_factory.mktemp("export") / f"hyperprior-{fmt}"
+            export(hyperprior, made[fmt], fmt, size=(24, 40))
+        return made[fmt]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def photo():
+    """A 24x40 corner of a bundled Kodak sample."""
+    from rnncomp.images import load_image, sample_images_dir
+
+    return np.asarray(load_image(sorted((sample_images_dir() / "kodak").glob("*.png"))[0]))[:24, :40]
+
+
+@pytest.mark.parametrize("fmt", ["tflite", pytest.param("onnx", marks=needs_onnx)])
+def test_hyperprior_export_serves_every_rate_point(hyperprior_export, hyperprior, photo, tmp_path, fmt):
+    """One export (the gain vector an input) decodes and encodes real files at the lowest, an
+    interpolated and the highest rate point like rnncomp, from the codes save_codes writes."""
+    folder = hyperprior_export(fmt)
+    man = json.loads((folder / MANIFEST).read_text())
+    assert man["kind"] == "hyperprior" and man["image_size"] == [24, 40] and man["padded_size"] == [32, 48]
+    assert [p["name"] for p in man["artefacts"]["decoder"]["inputs"]] == ["y_hat", "inverse_gain"]
+    assert man["artefacts"]["decoder"]["inputs"][0]["shape"] == [1, 2, 3, 12]
+    assert [p["name"] for p in man["artefacts"]["encoder"]["inputs"]] == ["image", "gain"]
+    assert man["check"]["max_pixel_difference"] <= 1 and man["check"]["encoder_agreement"] >= 0.99
+    with np.load(folder / GAINS) as g:
+        for r in range(hyperprior.config.max_rate + 1):  # exactly the vectors rnncomp multiplies by
+            assert np.array_equal(g["gain"][r], hyperprior.gains(r)[0])
+            assert np.array_equal(g["inverse_gain"][r], hyperprior.gains(r)[1])
+    client, decoded = load_client(folder), []
+    for rate in (0, 1, 2):
+        data = codec.compress(photo, hyperprior, quality=rate)
+        ours = codec.decompress(data, hyperprior)
+        with np.load(save_codes(data, tmp_path / f"r{rate}.npz", hyperprior)) as z:
+            codes = dict(z)
+        assert int(codes["rate"]) == rate and codes["y"].dtype == np.int32 and codes["y"].shape == (2, 3, 12)
+        assert np.mean(codes["y"] != 0) > 0.5 and np.abs(codes["y"]).max() >= 5  # something to check
+        theirs = client.decode(codes, folder)
+        assert theirs.shape == ours.shape == (24, 40, 3) and _max_diff(theirs, ours) <= 1 and ours.std() > 10
+        mine = client.encode(photo, folder, rate=rate)
+        assert mine["y"].shape == codes["y"].shape and np.mean(mine["y"] == codes["y"]) >= 0.99
+        decoded.append(theirs)
+    assert _max_diff(decoded[0], decoded[2]) > 1  # the gain input matters
+
+
+def test_hyperprior_client_runs_without_rnncomp(hyperprior_export, hyperprior, photo, tmp_path):
+    """A real file -> save_codes -> decode_example.py with numpy and LiteRT alone."""
+    folder = hyperprior_export("tflite")
+    data = codec.compress(photo, hyperprior, quality=1)
+    codes = save_codes(data, tmp_path / "codes.npz", hyperprior)
+    theirs = _run_client_alone(folder, codes, tmp_path / "image.npy", "tflite", tmp_path)
+    assert _max_diff(theirs, codec.decompress(data, hyperprior)) <= 1
+
+
+def test_shipped_hyperprior_exports_and_checks_itself(tmp_path):
+    """hyperprior-default at 32x32 (a bundled thumbnail): the check export runs by default."""
+    man = export("hyperprior-default", tmp_path / "hp", "tflite", size="32x32")
+    assert man["model"]["name"] == "hyperprior-default" and man["model"]["rate_points"] == 21
+    assert man["check"]["max_pixel_difference"] <= 1 and man["check"]["encoder_agreement"] >= 0.99

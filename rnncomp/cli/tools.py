@@ -96,9 +96,11 @@ def cmd_bench(args) -> int:
 def add_export(sub, fmt) -> None:
     ex = sub.add_parser("export", formatter_class=DefaultsHelpFormatter,
                         help="write a codec's decoder and encoder as standalone TFLite/ONNX/SavedModel files",
-                        description="Write the networks of a codec (one recurrent iteration, or the e2e "
-                                    "IRM/ICM) at one image size as files that run without rnncomp, with "
-                                    "manifest.json and decode_example.py; then check them against rnncomp "
+                        description="Write the networks of a codec (one recurrent iteration, the e2e "
+                                    "IRM/ICM, or the hyperprior's synthesis g_s and analysis g_a, the gain "
+                                    "vector an input so one export serves every rate point) at one image size "
+                                    "as files that run without rnncomp, with manifest.json and "
+                                    "decode_example.py; then check them against rnncomp "
                                     "on a bundled sample. Entropy decoding stays in rnncomp: "
                                     "rnncomp.tools.export.save_codes(FILE.rnc, CODES.npz). See docs/export.md.")
     ex.add_argument("--model", default="rnncomp-default", help="shipped model name, checkpoint folder or .keras file")

@@ -6,6 +6,7 @@ a server without rnncomp) uses to turn codes into pixels and pixels into codes:
 - ``decoder.tflite`` / ``decoder.onnx`` (and ``encoder.*``), or ``savedmodel/`` with
   the signatures ``decode`` and ``encode``: float32 networks at one fixed image size
   (``size``, default a 32x32 thumbnail; one export per size), batch 1;
+- ``gains.npz`` (hyperprior codec only): the gain vectors of every rate point;
 - ``manifest.json``: the model's name and weights fingerprint, the format, every
   input and output (name, shape, dtype, value range, meaning), which output feeds
   which input at the next iteration, how to turn the output into uint8 pixels, and
@@ -36,9 +37,25 @@ What each network is:
   matrices (``up = A_h @ compact @ A_w^T`` per channel), taken from Keras's own
   bicubic resize, because TFLite has no bicubic resize; the SRGAN upscaler is not
   exported (the artefact decodes as ``rnncomp decompress --upscaler bicubic``).
+- Hyperprior codec (Balle et al. 2018 with gain units, ``hyperprior-default``):
+  decoder = the synthesis g_s after the inverse gain (``y_hat``: ŷ, the file's
+  integer latents as float32, ``(1, h, w, M)`` at stride 16; ``inverse_gain``:
+  m'_r, ``(1, M)`` -> ``image`` = clip(g_s(ŷ · m'_r) + 1/2) cropped to the image,
+  as :meth:`~rnncomp.models.balle2018.HyperpriorCodec.synthesize`); encoder = the
+  analysis g_a before the gain's rounding (``image``, ``gain`` m_r ``(1, M)`` ->
+  ``y`` = g_a(x - 1/2) · m_r on the reflect-padded image; the client rounds it to
+  ŷ, as the e2e client quantises). The gain vector is an **input**, not a constant:
+  the gain units (Cui et al. 2021) scale each channel outside the transforms, so
+  one artefact serves every rate point, the trained and the interpolated ones
+  alike (``--bpp`` only picks a rate point); ``gains.npz`` holds ``gain`` and
+  ``inverse_gain`` float32 ``(rate points, M)``, row ``r`` the vectors rnncomp uses
+  at rate point ``r`` (the exponential interpolation done, so a client only
+  indexes). Not exported: the hyper-analysis h_a, the integer hyper-synthesis
+  h_s and the range coding of ẑ and ŷ: they are the file's entropy coding (below).
 
 Not exported: the entropy coding of ``.rnc`` files (raw, Huffman, the context and
-prior arithmetic coders; constriction's range coder with rnncomp's context model).
+prior arithmetic coders; constriction's range coder with rnncomp's context model;
+the hyperprior's range coding of ŷ with the scales h_s derives from ẑ).
 It stays in rnncomp: :func:`save_codes` writes the codes of a file as ``.npz`` for
 the client. A client in another language ports :mod:`rnncomp.bitstream` (for the
 ``raw`` coder, which 32x32 thumbnails usually get, a header and bit unpacking).
@@ -49,7 +66,8 @@ the last bits; after rounding to uint8 the decoded pixels differ from ``rnncomp
 decompress`` by at most 1 (checked at export on a bundled sample and recorded as
 ``check.max_pixel_difference``). An encoder artefact can flip a code bit whose
 pre-sign value is within rounding of 0, so its codes may differ from rnncomp's in
-a few bits (``check.encoder_agreement``); both are valid codes for the decoder.
+a few bits (``check.encoder_agreement``); both are valid codes for the decoder. The
+same holds for a compact-image level or a latent ŷ within rounding of a half.
 
 Formats: ``savedmodel`` (``tf.saved_model``, signatures ``decode``/``encode``; TensorFlow serving and
 converters), ``tflite`` (``tf.lite.TFLiteConverter``, float32 builtin ops only, no
@@ -76,6 +94,7 @@ __all__ = [
     "DEFAULT_SIZE",
     "EXAMPLE",
     "FORMATS",
+    "GAINS",
     "MANIFEST",
     "ONNX_OPSET",
     "check_export",
@@ -93,6 +112,8 @@ PARTS = ("decoder", "encoder")
 DEFAULT_SIZE = (32, 32)
 MANIFEST = "manifest.json"
 EXAMPLE = "decode_example.py"
+#: The hyperprior codec's gain vectors of every rate point (numpy ``.npz``).
+GAINS = "gains.npz"
 #: The ONNX opset of the exported graphs (checked with onnxruntime 1.32).
 ONNX_OPSET = 17
 _SIGNATURES = {"decoder": "decode", "encoder": "encode"}
@@ -262,7 +283,58 @@ def _e2e_graphs(m, size) -> dict:
     }
 
 
+def _hyperprior_graphs(m, size) -> dict:
+    """g_s (after the inverse gain) and g_a (before the gain), the gain vectors as inputs.
+
+    The gain units act per channel, outside the transforms (``ŷ * m'_r`` into g_s,
+    ``g_a(x) * m_r`` out of it), so the vector of a rate point is an input of
+    shape ``(1, M)`` and one artefact serves every rate point; the vectors of all
+    rate points are in ``gains.npz`` (:func:`_gain_table`).
+    """
+    import tensorflow as tf
+
+    from rnncomp.models.padding import pad_tensor
+
+    H, W = size
+    s, M = int(m.stride), int(m.config.latent_channels)
+    h, w = -(-H // s), -(-W // s)
+
+    def decode(y_hat, inverse_gain):  # as HyperpriorCodec.synthesize: g_s(ŷ m'_r) + 1/2, cropped, clipped
+        x = m.g_s(y_hat * inverse_gain[:, None, None, :], training=False)[:, :H, :W, :] + 0.5
+        return {"image": tf.clip_by_value(x, 0.0, 1.0)}
+
+    def encode(image, gain):  # as HyperpriorCodec.analyze before its rounding: g_a(pad(x) - 1/2) m_r
+        return {"y": m.g_a(pad_tensor(image, s) - 0.5, training=False) * gain[:, None, None, :]}
+
+    y_in = _Port("y_hat", (1, h, w, M), "integers", "ŷ: the file's quantised latents (int32 in the codes) "
+                 "as float32")
+    inv = _Port("inverse_gain", (1, M), "> 0", "m'_r: the inverse gain of the file's rate point r, "
+                "gains.npz['inverse_gain'][r]")
+    gain = _Port("gain", (1, M), "> 0", "m_r: the gain of the rate point r to code at, gains.npz['gain'][r]")
+    y_out = _Port("y", (1, h, w, M), "real", "y * m_r before quantisation; ŷ = round(y) (half to even)")
+    image = _Port("image", (1, H, W, 3), "[0, 1]", "x̂ cropped to the image and clipped: "
+                  "pixels = clip(round(255 * image), 0, 255)")
+    return {
+        "decoder": _Graph("decoder", decode, [y_in, inv], [image], [m.g_s]),
+        "encoder": _Graph("encoder", encode, [_Port("image", (1, H, W, 3), "[0, 1]", "x = uint8 / 255"), gain],
+                          [y_out], [m.g_a]),
+    }
+
+
+def _gain_table(m) -> dict:
+    """``{"gain", "inverse_gain"}``: float32 ``(rate points, M)``, row ``r`` as rnncomp uses rate point ``r``.
+
+    The rows are :meth:`~rnncomp.models.balle2018.HyperpriorCodec.gains` (float32 already):
+    the values rnncomp's own analysis and synthesis multiply by, so a client needs no
+    interpolation.
+    """
+    rows = [m.gains(r) for r in range(int(m.config.max_rate) + 1)]
+    return {"gain": np.stack([g for g, _ in rows]).astype(np.float32),
+            "inverse_gain": np.stack([ig for _, ig in rows]).astype(np.float32)}
+
+
 def _graphs(m, size) -> tuple[str, dict]:
+    from rnncomp.models.balle2018 import HyperpriorCodec
     from rnncomp.models.e2e import E2ECodec
     from rnncomp.models.recurrent import RecurrentCodec
 
@@ -270,8 +342,11 @@ def _graphs(m, size) -> tuple[str, dict]:
         return "recurrent", _recurrent_graphs(m, size)
     if isinstance(m, E2ECodec):
         return "e2e", _e2e_graphs(m, size)
+    if isinstance(m, HyperpriorCodec):
+        return "hyperprior", _hyperprior_graphs(m, size)
     raise RnncompError(f"cannot export a {type(m).__name__}: export supports the recurrent codec "
-                       "(e.g. rnncomp-default) and the end-to-end codec (e.g. e2e-default)")
+                       "(e.g. rnncomp-default), the end-to-end codec (e.g. e2e-default) and the hyperprior "
+                       "codec (e.g. hyperprior-default)")
 
 
 # --- writers ---------------------------------------------------------------------------------
@@ -349,6 +424,17 @@ def _write_onnx(graphs: dict, out: Path) -> None:
 
 
 def _loops(kind: str) -> dict:
+    if kind == "hyperprior":
+        return {
+            "decode": ["y_hat = the file's latents (int32, (h, w, M)) as float32, (1, h, w, M); r = the file's "
+                       f"rate point", f"inverse_gain = {GAINS}['inverse_gain'][r] as (1, M)",
+                       "image = decoder(y_hat=y_hat, inverse_gain=inverse_gain)['image']",
+                       "pixels = clip(round(255 * image), 0, 255) as uint8 (round half to even, as numpy)"],
+            "encode": ["x = uint8 image (1, H, W, 3) / 255 as float32; r = the rate point to code at "
+                       f"(0 .. {GAINS} rows - 1)", f"y = encoder(image=x, gain={GAINS}['gain'][r] as (1, M))['y']",
+                       "y_hat = round(y) (half to even, as numpy) as int32; rnncomp range-codes it with the "
+                       "hyper-prior (h_a, h_s and the tables are not exported)"],
+        }
     if kind == "e2e":
         return {
             "decode": ["compact = levels.astype(float32) / float32(L - 1)  (levels: the file's compact image, "
@@ -383,6 +469,11 @@ def _manifest(m, kind: str, fmt: str, size, graphs: dict) -> dict:
     if kind == "recurrent":
         info.update(bits=int(m.config.bits), framework=m.config.framework, unit=m.config.unit,
                     trained_iterations=int(m.config.iterations))
+    elif kind == "hyperprior":
+        c = m.config
+        info.update(latent_channels=int(c.latent_channels), filters=int(c.filters), hyperprior=bool(c.hyperprior),
+                    rate_points=int(c.max_rate) + 1, default_rate=int(c.default_rate),
+                    rate_substeps=int(c.rate_substeps), lmbdas=[float(v) for v in c.lmbdas])
     else:
         info.update(compact_channels=int(m.config.compact_channels), default_levels=int(m.config.default_levels),
                     upscaler="bicubic")
@@ -409,6 +500,10 @@ def _manifest(m, kind: str, fmt: str, size, graphs: dict) -> dict:
         "loop": _loops(kind),
         "entropy_coding": "not exported: the .rnc file's entropy decoding stays in rnncomp "
                           "(rnncomp.tools.export.save_codes writes a file's codes as .npz); see docs/export.md",
+        **({"gains": {"file": GAINS, "arrays": {
+            "gain": "float32 (rate points, M): row r is the gain m_r the encoder's y is multiplied by",
+            "inverse_gain": "float32 (rate points, M): row r is the inverse gain m'_r of a file at rate point r"},
+            "rate_points": int(m.config.max_rate) + 1}} if kind == "hyperprior" else {}),
         "versions": versions,
     }
 
@@ -452,7 +547,7 @@ def check_export(folder, model=None, image=None) -> dict:
     image with the exported encoder (if exported) and compares its codes with rnncomp's.
 
     Returns ``{"sample", "max_pixel_difference", "encoder_agreement"}`` (the fraction of
-    code bits, or compact-image levels, equal to rnncomp's; None without an encoder).
+    code bits, compact-image levels or latents ŷ equal to rnncomp's; None without an encoder).
     """
     from rnncomp import codec
 
@@ -478,6 +573,9 @@ def check_export(folder, model=None, image=None) -> dict:
         if manifest["kind"] == "e2e":
             mine = client.encode(img, folder, levels=int(codes["levels"]))["values"]
             ref = codes["values"]
+        elif manifest["kind"] == "hyperprior":
+            mine = client.encode(img, folder, rate=int(codes["rate"]))["y"]
+            ref = codes["y"]
         else:
             ref = codes["bits"]
             mine = client.encode(img, folder, iterations=ref.shape[0])["bits"]
@@ -551,6 +649,8 @@ def export(model=None, out=None, fmt: str = "tflite", size=DEFAULT_SIZE, parts=P
             path = tmp / art["file"]
             art["bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
                 else path.stat().st_size
+        if kind == "hyperprior":
+            np.savez(tmp / GAINS, **_gain_table(m))
         (tmp / EXAMPLE).write_text(_EXAMPLE_SOURCE, encoding="utf-8")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         if check:
@@ -573,9 +673,12 @@ def file_codes(data, model=None) -> dict:
     """The codes of an ``.rnc`` file (bytes or path), entropy-decoded by rnncomp, for the client.
 
     Recurrent files: ``{"bits": uint8 (iterations, h, w, B), ...}``; end-to-end files:
-    ``{"values": uint8 (h, w, C), "levels": L, ...}``; both with ``shape`` (H, W) and
-    ``fingerprint`` (hex, as in the file's header). ``model`` is needed only for a file
-    of an unshipped model written with the ``prior`` coder (default: the model it names).
+    ``{"values": uint8 (h, w, C), "levels": L, ...}``; hyperprior files: ``{"y": int32
+    (h, w, M), "rate": r, ...}`` (ŷ, range-decoded with the hyper-prior; ``rate`` is the
+    file's rate point, the row of ``gains.npz`` its inverse gain is); all with ``shape``
+    (H, W) and ``fingerprint`` (hex, as in the file's header). ``model`` is needed only
+    for a file of an unshipped model written with the ``prior`` coder or by a hyperprior
+    model, whose entropy tables decode it (default: the model the file names).
     """
     from rnncomp import bitstream, codec
 
@@ -585,6 +688,11 @@ def file_codes(data, model=None) -> dict:
     header = f.header
     if f.compact:
         return {"kind": "e2e", "values": f.values, "levels": header.levels,
+                "shape": (header.height, header.width), "fingerprint": header.fingerprint.hex()}
+    if f.latent:
+        _, fc = codec.open_file(f, model)
+        latents = fc.decode_codes(f)
+        return {"kind": "hyperprior", "y": np.asarray(latents.y, np.int32), "rate": int(latents.rate),
                 "shape": (header.height, header.width), "fingerprint": header.fingerprint.hex()}
     if header.tile:
         raise RnncompError(f"a tiled file ({header.width}x{header.height}, coded as windows of at most "
@@ -613,11 +721,12 @@ _EXAMPLE_SOURCE = r'''#!/usr/bin/env python3
 
 CODES.npz holds one image's codes, as rnncomp.tools.export.save_codes writes them from an .rnc
 file (the file's entropy decoding stays in rnncomp): recurrent codec: `bits`, uint8
-(iterations, h, w, B) in {0, 1}; end-to-end codec: `values`, uint8 (h, w, C), and `levels`.
-Both hold `shape` (H, W) and `fingerprint`. manifest.json beside this file describes every
+(iterations, h, w, B) in {0, 1}; end-to-end codec: `values`, uint8 (h, w, C), and `levels`;
+hyperprior codec: `y`, int32 (h, w, M), and `rate` (the rate point: the row of gains.npz).
+All hold `shape` (H, W) and `fingerprint`. manifest.json beside this file describes every
 input and output. Runtimes: ai_edge_litert (LiteRT), tflite_runtime or tensorflow for
 .tflite; onnxruntime for .onnx; tensorflow for the SavedModel. In Python:
-decode(codes) -> uint8 image; encode(image, iterations=K | levels=L) -> codes.
+decode(codes) -> uint8 image; encode(image, iterations=K | levels=L | rate=r) -> codes.
 """
 import argparse
 import json
@@ -682,11 +791,23 @@ def to_uint8(image):
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
+def gains(folder, rate):
+    """(gain, inverse gain) of rate point `rate` (hyperprior codec), each float32 (1, M)."""
+    with np.load(Path(folder) / manifest(folder)["gains"]["file"]) as g:
+        if not 0 <= int(rate) < len(g["gain"]):
+            raise ValueError(f"rate point {int(rate)} is outside 0..{len(g['gain']) - 1} of this model")
+        return g["gain"][int(rate)][None], g["inverse_gain"][int(rate)][None]
+
+
 def decode(codes, folder=HERE, iterations=None):
     """The uint8 image (H, W, 3) of one image's codes (dict or .npz), after `iterations` (default all)."""
     man = manifest(folder)
     _check(codes, man)
     run = runner(folder, "decoder")
+    if man["kind"] == "hyperprior":
+        _, inverse_gain = gains(folder, codes["rate"])
+        y_hat = np.asarray(codes["y"], np.float32)[None]
+        return to_uint8(run({"y_hat": y_hat, "inverse_gain": inverse_gain})["image"][0])
     if man["kind"] == "e2e":
         compact = np.asarray(codes["values"], np.float32)[None] / np.float32(int(codes["levels"]) - 1)
         return to_uint8(run({"compact": compact})["image"][0])
@@ -698,15 +819,20 @@ def decode(codes, folder=HERE, iterations=None):
     return to_uint8(out["image"][0])
 
 
-def encode(image, folder=HERE, iterations=None, levels=None):
-    """The codes of a uint8 image (H, W, 3): `iterations` (recurrent codec) or `levels` (end-to-end
-    codec), by default the model's."""
+def encode(image, folder=HERE, iterations=None, levels=None, rate=None):
+    """The codes of a uint8 image (H, W, 3): `iterations` (recurrent codec), `levels` (end-to-end
+    codec) or the rate point `rate` (hyperprior codec), by default the model's."""
     man = manifest(folder)
     iterations = iterations or man["model"].get("trained_iterations")
     levels = levels or man["model"].get("default_levels")
+    rate = man["model"].get("default_rate") if rate is None else int(rate)
     x = np.asarray(image, np.float32)[None] / 255.0
     codes = {"shape": np.asarray(image.shape[:2]), "fingerprint": man["model"]["fingerprint"]}
     encoder = runner(folder, "encoder")
+    if man["kind"] == "hyperprior":
+        y = encoder({"image": x, "gain": gains(folder, rate)[0]})["y"][0]
+        codes.update(y=np.round(y).astype(np.int32), rate=rate)
+        return codes
     if man["kind"] == "e2e":
         compact = encoder({"image": x})["compact"][0]
         codes.update(values=np.clip(np.round(compact * (levels - 1)), 0, levels - 1).astype(np.uint8),
