@@ -329,10 +329,10 @@ def measure(images, model, iterations: int, coders=None) -> dict:
         for c in coders:
             header = fc.header(img.shape[0], img.shape[1], iterations, c)
             t0 = time.perf_counter()
-            data = bitstream.write(codes.bits[:, 0], header, prior=fc.prior)
+            data = bitstream.write(codes.bits[:, 0], header, prior=fc.prior, context_model=fc.context_model)
             times[f"entropy_encode_{c}_s"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            _, back = bitstream.read_codes(data, prior=fc.prior)
+            _, back = bitstream.read_codes(data, prior=fc.prior, context_model=fc.context_model)
             times[f"entropy_decode_{c}_s"].append(time.perf_counter() - t0)
             if not np.array_equal(back, codes.bits[:, 0]):
                 raise AssertionError(f"{c} coder did not round-trip on {name}")

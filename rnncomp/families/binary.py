@@ -77,8 +77,14 @@ class BinaryFileCodec(FileCodec):
         """The model's fitted context prior (:mod:`rnncomp.entropy.prior`), or None."""
         return getattr(self.model, "context_prior", None)
 
+    @property
+    def context_model(self):
+        """The model's integer context model (:mod:`rnncomp.entropy.learned`), or None."""
+        return getattr(self.model, "context_model", None)
+
     def usable_coders(self) -> list[str]:
-        return [c for c in CODERS if c != "prior" or self.prior is not None]
+        return [c for c in CODERS if (c != "prior" or self.prior is not None)
+                and (c != "learned" or self.context_model is not None)]
 
     def check_coder(self, entropy: str) -> list[str]:
         if entropy not in CODERS + (AUTO,):
@@ -86,6 +92,9 @@ class BinaryFileCodec(FileCodec):
         if entropy == "prior" and self.prior is None:
             raise RnncompError("this model has no context prior: use --entropy context "
                                "(or fit one: rnncomp fit-prior)")
+        if entropy == "learned" and self.context_model is None:
+            raise RnncompError("this model has no context model: use --entropy context "
+                               "(or fit one: rnncomp fit-entropy)")
         return super().check_coder(entropy)
 
     def rate(self, iterations=None, levels=None, quality=None):
@@ -149,7 +158,7 @@ class BinaryFileCodec(FileCodec):
         self.warn_budget(headers[0])
         if bits is None:
             bits = self._encode_tiled(image, k, layout, tile_batch) if layout.tiled else m.encode(image, k).bits[:, 0]
-        files = [bitstream.write(bits, h, prior=self.prior) for h in headers]
+        files = [bitstream.write(bits, h, prior=self.prior, context_model=self.context_model) for h in headers]
         if bpp is None:
             return min(files, key=len)  # ties: the first coder in CODERS order
         return self._fit(files, k, bpp, height * width)
@@ -233,7 +242,7 @@ class BinaryFileCodec(FileCodec):
                    max_pixels=None) -> np.ndarray:
         limit = self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
-        codes = bitstream.iter_codes(f, rate, partial, prior=self.prior)
+        codes = bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model)
         if not f.header.tile:
             return self.decode_bits(np.stack(list(codes)), f.header)
         # A tiled file's code grid is kept packed (1 bit per code bit), each window's block unpacked for its decode.
@@ -293,7 +302,7 @@ class BinaryFileCodec(FileCodec):
             header = files[members[0]].header
             stride = header.stride
             for chunk in batches(members, budget.fitting(batch, self.decode_pixels(header)[0], limit)):
-                bits = np.stack([np.stack(list(bitstream.iter_codes(files[n], k, prior=self.prior)))
+                bits = np.stack([np.stack(list(bitstream.iter_codes(files[n], k, prior=self.prior, context_model=self.context_model)))
                                  for n in chunk], axis=1)
                 decoded = to_uint8(m.decode(Codes(bits, (height, width), stride)))
                 for j, n in enumerate(chunk):
@@ -309,7 +318,7 @@ class BinaryFileCodec(FileCodec):
             yield self.decompress(f, rate, partial, max_pixels=limit)
             return
         decoder = self.model.progressive_decoder((f.header.height, f.header.width), 1)
-        for bits in bitstream.iter_codes(f, rate, partial, prior=self.prior):
+        for bits in bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model):
             yield to_uint8(decoder.step(bits[None])[0])
 
     # Evaluation -----------------------------------------------------------------------------
@@ -342,6 +351,8 @@ class BinaryFileCodec(FileCodec):
                 raise RnncompError(f"unknown entropy coder {c!r}; choose from {', '.join(CODERS)}")
             if c == "prior" and self.prior is None:
                 raise RnncompError("this model has no context prior, so no 'prior' coder")
+            if c == "learned" and self.context_model is None:
+                raise RnncompError("this model has no context model, so no 'learned' coder")
         if not images:
             raise RnncompError("no images to evaluate")
         top = ks[-1]
@@ -377,7 +388,7 @@ class BinaryFileCodec(FileCodec):
                     for c in coders:
                         t0 = time.perf_counter()
                         data = bitstream.write(codes.bits[:, j], self.header(shape[0], shape[1], top, c),
-                                               prior=self.prior)
+                                               prior=self.prior, context_model=self.context_model)
                         enc_t[c][i] += time.perf_counter() - t0
                         if auto:  # auto writes every coder's file
                             enc_t[AUTO][i] += time.perf_counter() - t0
@@ -388,9 +399,9 @@ class BinaryFileCodec(FileCodec):
                             bpps[f"{c}-headerless"][i] = [8.0 * len(bitstream.strip_header(d)) / pixels
                                                           for d in cut]
                         t0 = time.perf_counter()
-                        _, bits = bitstream.read_codes(data, prior=self.prior)
+                        _, bits = bitstream.read_codes(data, prior=self.prior, context_model=self.context_model)
                         dec_t[c][i] = time.perf_counter() - t0
-                        if back is None or c in ("context", "prior"):
+                        if back is None or c in ("context", "prior", "learned"):
                             back = bits
                     read_back.append(back)
                 t0 = time.perf_counter()

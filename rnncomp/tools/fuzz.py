@@ -131,12 +131,13 @@ def _binary_case(rng, model) -> Case:
         try:  # a real file of random codes
             codes = (rng.random((k,) + tuple(shape)) < rng.random()).astype(np.uint8)
             return Case("binary", fields, bitstream.write(codes, bitstream.Header(**fields),
-                                                          prior=getattr(model, "context_prior", None)))
+                                                          prior=getattr(model, "context_prior", None),
+                                                          context_model=getattr(model, "context_model", None)))
         except (RnncompError, ValueError):
             pass  # the writer refuses these fields: fall through to a crafted payload
     if coder == "raw" or raw <= 64:
         size = raw
-    elif coder in ("context", "prior"):
+    elif coder in ("context", "prior", "learned"):
         size = min_payload_bytes(n)
     else:
         size = int(rng.integers(1, 40))
@@ -257,7 +258,7 @@ def run_case(case: Case, models: dict) -> dict:
         if _work(f, family) > WORK_PIXELS:
             if not f.single:
                 # entropy-decode every chunk (the work before the model), discarding the codes
-                collections.deque(bitstream.iter_codes(f, prior=getattr(model, "context_prior", None)), maxlen=0)
+                collections.deque(bitstream.iter_codes(f, prior=getattr(model, "context_prior", None), context_model=getattr(model, "context_model", None)), maxlen=0)
             out["outcome"] = "checked"
         else:
             image = fc.decompress(f)
