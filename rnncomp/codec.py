@@ -179,10 +179,11 @@ def _model_for(header, model):
             f"{header.fingerprint.hex()}); pass the model that wrote it (--model PATH)"
         )
     m = resolve_model(header.model_name)
-    if zoo.fingerprint(m, len(header.fingerprint)) != header.fingerprint:
+    coder = getattr(header, "coder", None)
+    if zoo.fingerprint(m, len(header.fingerprint), coder) != header.fingerprint:
         # A release may ship a new model under an old name (the default): a file of the model it
         # replaced names it too, and decodes with the shipped model whose fingerprint it carries.
-        replaced = zoo.shipped_with_fingerprint(header.fingerprint)
+        replaced = zoo.shipped_with_fingerprint(header.fingerprint, coder)
         if replaced is not None:
             return replaced
     return m

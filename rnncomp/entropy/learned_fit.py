@@ -63,17 +63,24 @@ def extract_codes(model, sources, iterations: int = 8, crop: int = 128, limit: i
     return out
 
 
-def save_codes(path, codes: dict) -> Path:
+def save_codes(path, codes: dict, fingerprint: str = "") -> Path:
+    """Caches :func:`extract_codes`' output (bits packed), with the fingerprint of the model that made it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **{k: np.packbits(v, axis=-1) for k, v in codes.items()},
-                        **{f"bits_{k}": np.int64(v.shape[-1]) for k, v in codes.items()})
+                        **{f"bits_{k}": np.int64(v.shape[-1]) for k, v in codes.items()},
+                        fingerprint=np.str_(fingerprint))
     return path
 
 
-def load_codes(path) -> dict:
+def load_codes(path, fingerprint: str | None = None) -> dict:
+    """Codes cached by :func:`save_codes`; with ``fingerprint``, refuses codes of another model."""
     with np.load(path) as d:
-        keys = [k for k in d.files if not k.startswith("bits_")]
+        stored = str(d["fingerprint"]) if "fingerprint" in d.files else ""
+        if fingerprint is not None and stored != fingerprint:
+            raise RnncompError(f"{path}: codes of another model (fingerprint {stored or 'unknown'}, "
+                               f"not {fingerprint}); delete it or pass another --cache")
+        keys = [k for k in d.files if not k.startswith("bits_") and k != "fingerprint"]
         return {k: np.unpackbits(d[k], axis=-1, count=int(d[f"bits_{k}"])) for k in keys}
 
 

@@ -188,7 +188,7 @@ class FileCodec(abc.ABC):
         from rnncomp import zoo
         from rnncomp.bitstream import FINGERPRINT_BYTES
 
-        fp = zoo.fingerprint(self.model, FINGERPRINT_BYTES)
+        fp = zoo.fingerprint(self.model, FINGERPRINT_BYTES, getattr(header, "coder", None))
         if fp != header.fingerprint:
             written = f" ({header.model_name})" if header.model_name else ""
             raise WrongModelError(

@@ -139,7 +139,7 @@ class BinaryFileCodec(FileCodec):
         tiling = {"tile": layout.tile, "overlap": layout.overlap} if layout is not None and layout.tiled else {}
         return Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
                       iterations=iterations, coder=coder, model_name=zoo.model_name(m),
-                      fingerprint=zoo.fingerprint(m), **tiling)
+                      fingerprint=zoo.fingerprint(m, coder=coder), **tiling)
 
     # Coding -------------------------------------------------------------------------------
 

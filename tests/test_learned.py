@@ -1,0 +1,204 @@
+"""The 'learned' coder: integer context model (exact, thread-independent), its files, hostile payloads."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnncomp import bitstream
+from rnncomp.entropy import learned as lm
+from rnncomp.entropy import new_coder
+from rnncomp.errors import BitstreamError, RnncompError
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE / "fixtures" / "learned"
+SHIPPED = HERE.parent / "rnncomp" / "weights" / "rnncomp-default" / lm.FILENAME
+
+
+def random_table(c=8, h1=8, h2=4, seed=0, scale=300) -> dict:
+    """A well-formed random context model (confident enough that sampled codes compress)."""
+    r = np.random.default_rng(seed)
+    w1 = r.integers(-scale, scale + 1, (c, lm.FEATURE_MULTIPLE * c, h1))
+    w1[:, :c][np.triu(np.ones((c, c), bool))] = 0
+    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, c, h1)),
+            "w2": r.integers(-scale, scale + 1, (c, h1, h2)), "b2": r.integers(-5000, 5001, (c, h2)),
+            "w3": r.integers(-2 * scale, 2 * scale + 1, (c, h2)), "b3": r.integers(-5000, 5001, (c,)),
+            "lut": lm.make_lut()}
+
+
+def sample_codes(table, k, h, w, seed=0) -> np.ndarray:
+    """Codes drawn from the model itself: the decoder run on random bytes."""
+    c = table["w1"].shape[0]
+    rng = np.random.default_rng(seed)
+    coder = lm.LearnedCoder(h, w, c, table)
+    return np.stack([coder.decode(rng.bytes(max(8, h * w * c // 8))) for _ in range(k)])
+
+
+def history(codes, t):
+    return codes[t], codes[t - 1] if t else None, codes[t - 2] if t > 1 else None
+
+
+@pytest.mark.parametrize("shape,seed", [((1, 1, 8), 0), ((3, 5, 8), 1), ((4, 4, 3), 2), ((2, 7, 1), 3)])
+def test_integer_path_equals_the_reference_on_random_inputs(shape, seed):
+    table = random_table(c=shape[2], seed=seed)
+    codes = (np.random.default_rng(seed).random((10,) + shape) < 0.45).astype(np.uint8)
+    for t in (0, 1, 2, 9):  # 9: past the last iteration row of the bias
+        fast = lm.probabilities(table, *history(codes, t), iteration=t)
+        ref = lm.reference_probabilities(table, *history(codes, t), iteration=t)
+        np.testing.assert_array_equal(fast, ref)
+        assert fast.dtype == np.int64 and fast.min() >= 1 and fast.max() < 1 << 16
+
+
+def test_extreme_weights_stay_exact():
+    """Every weight and bias at its bound: the largest sums the format allows are still exact."""
+    table = random_table(c=8, h1=16, h2=8)
+    for k in ("w1", "w2", "w3"):
+        table[k] = np.where(table[k] >= 0, lm.WMAX, -lm.WMAX)
+    table["w1"][:, :8][np.triu(np.ones((8, 8), bool))] = 0
+    for k in ("b1", "b2", "b3"):
+        table[k] = np.where(table[k] >= 0, lm.BMAX, -lm.BMAX)
+    codes = (np.random.default_rng(5).random((3, 3, 4, 8)) < 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(lm.probabilities(table, *history(codes, 2), iteration=2),
+                                  lm.reference_probabilities(table, *history(codes, 2), iteration=2))
+
+
+def test_decoder_steps_give_the_encoders_probabilities_and_round_trip():
+    table = random_table()
+    codes = sample_codes(table, 4, 5, 6)
+    enc, dec = lm.LearnedCoder(5, 6, 8, table), lm.LearnedCoder(5, 6, 8, table)
+    coded = 0
+    for t in range(4):
+        payload = enc.encode(codes[t])
+        if payload is None:
+            dec.observe(codes[t])
+            continue
+        coded += 1
+        assert len(payload) < enc.raw_size
+        np.testing.assert_array_equal(dec.decode(payload), codes[t])
+    assert coded >= 3
+
+
+def test_schedule_is_causal_and_covers_every_block_once():
+    for h, w in ((1, 1), (1, 5), (4, 1), (4, 4), (5, 7)):
+        seen = np.full((h, w), -1)
+        for d, (ys, xs) in enumerate(lm.schedule(h, w)):
+            assert (np.diff(ys) > 0).all()
+            seen[ys, xs] = d
+        assert (seen >= 0).all() and len(np.unique(seen[seen >= 0] * 1000 + np.arange(h * w).reshape(h, w)[seen >= 0])) == h * w
+        for y in range(h):
+            for x in range(w):
+                for dy, dx in ((-1, 0), (0, -1), (-1, -1), (-1, 1)):
+                    if 0 <= y + dy < h and 0 <= x + dx < w:
+                        assert seen[y + dy, x + dx] < seen[y, x]
+
+
+_THREAD_SCRIPT = """
+import hashlib, sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from tests.test_learned import random_table
+from rnncomp.entropy import learned as lm
+table = random_table(c=8, h1=32, h2=16, seed=7)
+codes = (np.random.default_rng(3).random((3, 40, 60, 8)) < 0.5).astype(np.uint8)
+p = lm.probabilities(table, codes[2], codes[1], codes[0], iteration=2)
+print(hashlib.sha256(p.tobytes()).hexdigest())
+"""
+
+
+def test_probabilities_are_identical_with_1_and_2_threads():
+    """The BLAS products under the integer path run with 1 and 2 threads: the same probabilities."""
+    root = str(HERE.parent)
+    digests = set()
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        p = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT.format(root=root)], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        digests.add(p.stdout.strip())
+    table = random_table(c=8, h1=32, h2=16, seed=7)
+    codes = (np.random.default_rng(3).random((3, 40, 60, 8)) < 0.5).astype(np.uint8)
+    p = lm.probabilities(table, codes[2], codes[1], codes[0], iteration=2)
+    digests.add(hashlib.sha256(p.tobytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_files_of_the_learned_coder_are_version_2_and_truncate():
+    table = random_table()
+    codes = sample_codes(table, 3, 4, 4, seed=1)
+    header = bitstream.Header(height=32, width=32, stride=8, bits=8, iterations=3, coder="learned")
+    data = bitstream.write(codes, header, context_model=table)
+    assert data[2] == 2 and data[3] & 0x40 and data[3] & 3 == 0
+    assert bitstream.read_header(data).coder == "learned"
+    np.testing.assert_array_equal(bitstream.read_codes(data, context_model=table)[1], codes)
+    cut = bitstream.truncate(data, 2)
+    assert cut[2] == 2
+    np.testing.assert_array_equal(bitstream.read_codes(cut, context_model=table)[1], codes[:2])
+    assert bitstream.describe(data)["format_version"] == 2
+    body = bitstream.strip_header(data)
+    assert bitstream.restore_header(body, bitstream.read_header(data)) == data
+    other = bitstream.write(codes, bitstream.Header(height=32, width=32, stride=8, bits=8, iterations=3,
+                                                    coder="context"))
+    assert other[2] == 1 and not other[3] & 0x40  # every other coder's files are unchanged (version 1)
+    with pytest.raises(RnncompError, match="needs the model's context model"):
+        bitstream.read_codes(data)
+
+
+@pytest.mark.parametrize("version,flags,message", [
+    (2, 0x02, "bad flags"),        # version 2 without the coder's high bit
+    (2, 0x40 | 0x10, "bad flags"),  # an end-to-end file cannot be version 2
+    (2, 0xC0, "bad flags"),        # bit 7 stays reserved
+    (2, 0x41, "unknown entropy coder id 5"),
+    (1, 0x40, "reserved"),
+    (3, 0x40, "unsupported format version 3"),
+])
+def test_version_2_headers_are_checked(version, flags, message):
+    data = b"RN" + bytes([version, flags]) + b"\0" * 4 + bytes([3, 8, 32, 32, 1]) + b"\0" * 20
+    with pytest.raises(BitstreamError, match=message):
+        bitstream.parse(data)
+
+
+def test_hostile_payloads_end_quickly_in_bits_or_one_line_errors():
+    table = random_table()
+    rng = np.random.default_rng(0)
+    h, w = 12, 16
+    n = h * w * 8
+    with pytest.raises(BitstreamError, match="cannot hold"):
+        lm.LearnedCoder(h, w, 8, table).decode(b"\x00")
+    for size in (lm.min_payload_bytes(n), 7, 40, n // 8 - 1):
+        for payload in (bytes(size), b"\xff" * size, rng.integers(0, 256, size, np.uint8).tobytes()):
+            coder = lm.LearnedCoder(h, w, 8, table)
+            t0 = time.perf_counter()
+            try:
+                for _ in range(3):
+                    bits = coder.decode(payload)
+                    assert bits.shape == (h, w, 8) and bits.dtype == np.uint8
+            except BitstreamError as e:
+                assert "\n" not in str(e)
+            assert time.perf_counter() - t0 < 5
+    with pytest.raises(BitstreamError, match="codes of 8 bits"):
+        lm.LearnedCoder(h, w, 4, table)
+
+
+def test_check_table_refuses_bad_tables(tmp_path):
+    good = random_table(c=4)
+    bad = dict(good, w1=good["w1"].copy())
+    bad["w1"][1, 2, 0] = 5  # channel 1 reading channel 2, not decoded yet
+    with pytest.raises(RnncompError, match="not yet decoded"):
+        lm.check_table(bad)
+    with pytest.raises(RnncompError, match="out of range"):
+        lm.check_table(dict(good, w2=good["w2"] * 100))
+    with pytest.raises(RnncompError, match="LUT"):
+        lm.check_table(dict(good, lut=good["lut"][::-1].copy()))
+    with pytest.raises(RnncompError, match="missing"):
+        lm.check_table({k: v for k, v in good.items() if k != "b3"})
+    path = lm.save_table(tmp_path / "m.npz", good)
+    loaded = lm.load_table(path)
+    assert lm.table_bytes(loaded) == lm.table_bytes(good)
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(RnncompError, match="not a context model"):
+        lm.load_table(tmp_path / "junk.npz")
