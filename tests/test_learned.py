@@ -25,10 +25,10 @@ def random_table(c=8, h1=8, h2=4, seed=0, scale=300) -> dict:
     r = np.random.default_rng(seed)
     w1 = r.integers(-scale, scale + 1, (c, lm.FEATURE_MULTIPLE * c, h1))
     w1[:, :c][np.triu(np.ones((c, c), bool))] = 0
-    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, c, h1)),
+    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, lm.PHASES, c, h1)),
             "w2": r.integers(-scale, scale + 1, (c, h1, h2)), "b2": r.integers(-5000, 5001, (c, h2)),
             "w3": r.integers(-2 * scale, 2 * scale + 1, (c, h2)), "b3": r.integers(-5000, 5001, (c,)),
-            "lut": lm.make_lut()}
+            "lut": lm.make_lut(), "stretch": lm.make_stretch()}
 
 
 def sample_codes(table, k, h, w, seed=0) -> np.ndarray:
@@ -48,10 +48,10 @@ def test_integer_path_equals_the_reference_on_random_inputs(shape, seed):
     table = random_table(c=shape[2], seed=seed)
     codes = (np.random.default_rng(seed).random((10,) + shape) < 0.45).astype(np.uint8)
     for t in (0, 1, 2, 9):  # 9: past the last iteration row of the bias
-        fast = lm.probabilities(table, *history(codes, t), iteration=t)
-        ref = lm.reference_probabilities(table, *history(codes, t), iteration=t)
+        fast = lm.logits(table, *history(codes, t), iteration=t)
+        ref = lm.reference_logits(table, *history(codes, t), iteration=t)
         np.testing.assert_array_equal(fast, ref)
-        assert fast.dtype == np.int64 and fast.min() >= 1 and fast.max() < 1 << 16
+        assert fast.dtype == np.int64 and np.abs(fast).max() <= lm.QMAX
 
 
 def test_extreme_weights_stay_exact():
@@ -63,8 +63,8 @@ def test_extreme_weights_stay_exact():
     for k in ("b1", "b2", "b3"):
         table[k] = np.where(table[k] >= 0, lm.BMAX, -lm.BMAX)
     codes = (np.random.default_rng(5).random((3, 3, 4, 8)) < 0.5).astype(np.uint8)
-    np.testing.assert_array_equal(lm.probabilities(table, *history(codes, 2), iteration=2),
-                                  lm.reference_probabilities(table, *history(codes, 2), iteration=2))
+    np.testing.assert_array_equal(lm.logits(table, *history(codes, 2), iteration=2),
+                                  lm.reference_logits(table, *history(codes, 2), iteration=2))
 
 
 def test_decoder_steps_give_the_encoders_probabilities_and_round_trip():
@@ -83,18 +83,35 @@ def test_decoder_steps_give_the_encoders_probabilities_and_round_trip():
     assert coded >= 3
 
 
-def test_schedule_is_causal_and_covers_every_block_once():
+def test_phases_cover_every_block_once_and_no_block_neighbours_its_own_phase():
     for h, w in ((1, 1), (1, 5), (4, 1), (4, 4), (5, 7)):
-        seen = np.full((h, w), -1)
-        for d, (ys, xs) in enumerate(lm.schedule(h, w)):
-            assert (np.diff(ys) > 0).all()
-            seen[ys, xs] = d
-        assert (seen >= 0).all() and len(np.unique(seen[seen >= 0] * 1000 + np.arange(h * w).reshape(h, w)[seen >= 0])) == h * w
+        ph = lm.phase_map(h, w)
+        blocks = lm._phase_blocks(h, w)
+        assert sum(len(ys) for ys, _ in blocks) == h * w
+        for p, (ys, xs) in enumerate(blocks):
+            assert (ph[ys, xs] == p).all()
         for y in range(h):
             for x in range(w):
-                for dy, dx in ((-1, 0), (0, -1), (-1, -1), (-1, 1)):
+                for dy, dx in lm.NEIGHBOURS:
                     if 0 <= y + dy < h and 0 <= x + dx < w:
-                        assert seen[y + dy, x + dx] < seen[y, x]
+                        assert ph[y + dy, x + dx] != ph[y, x]
+
+
+def test_the_decoder_sees_only_decoded_bits():
+    """Flipping a bit changes no logit of a bit coded before it (in the coding order)."""
+    table = random_table(c=3, seed=4)
+    rng = np.random.default_rng(0)
+    codes = (rng.random((2, 4, 5, 3)) < 0.5).astype(np.uint8)
+    ph = lm.phase_map(4, 5)
+    base = lm.logits(table, codes[1], codes[0], None, 1)
+    for y, x, c in ((0, 0, 0), (1, 1, 2), (2, 1, 1), (3, 4, 0)):
+        flipped = codes[1].copy()
+        flipped[y, x, c] ^= 1
+        other = lm.logits(table, flipped, codes[0], None, 1)
+        step = ph[..., None] * 10 + np.arange(3)  # the (phase, channel) step of every bit
+        not_later = step <= ph[y, x] * 10 + c  # its own step included: no bit sees its own step's bits
+        np.testing.assert_array_equal(other[not_later], base[not_later])
+        assert (other != base).any()
 
 
 _THREAD_SCRIPT = """
@@ -105,7 +122,7 @@ from tests.test_learned import random_table
 from rnncomp.entropy import learned as lm
 table = random_table(c=8, h1=32, h2=16, seed=7)
 codes = (np.random.default_rng(3).random((3, 40, 60, 8)) < 0.5).astype(np.uint8)
-p = lm.probabilities(table, codes[2], codes[1], codes[0], iteration=2)
+p = lm.logits(table, codes[2], codes[1], codes[0], iteration=2)
 print(hashlib.sha256(p.tobytes()).hexdigest())
 """
 
@@ -122,7 +139,7 @@ def test_probabilities_are_identical_with_1_and_2_threads():
         digests.add(p.stdout.strip())
     table = random_table(c=8, h1=32, h2=16, seed=7)
     codes = (np.random.default_rng(3).random((3, 40, 60, 8)) < 0.5).astype(np.uint8)
-    p = lm.probabilities(table, codes[2], codes[1], codes[0], iteration=2)
+    p = lm.logits(table, codes[2], codes[1], codes[0], iteration=2)
     digests.add(hashlib.sha256(p.tobytes()).hexdigest())
     assert len(digests) == 1
 

@@ -4,57 +4,73 @@ After the "BinaryRNN" entropy coder of Toderici et al. 2017 (a network that
 predicts each code bit from the bits decoded before it), made deterministic
 the way Balle, Johnston & Minnen 2019 ("Integer networks for data
 compression") prescribe: every probability that reaches the range coder comes
-from integer weights, integer accumulators, integer rounding shifts and an
-integer lookup table, so encoder and decoder agree bit for bit on any machine
+from integer weights, integer accumulators, integer rounding shifts and
+integer lookup tables, so encoder and decoder agree bit for bit on any machine
 and thread count. Deviations from the paper: a small per-channel MLP over a
-fixed causal neighbourhood instead of masked convolutions and a row LSTM (so
-that it decodes in about a second for a Kodak image on a 2-core CPU), and a
-wavefront order instead of raster order.
+fixed causal neighbourhood instead of masked convolutions and a row LSTM, a
+four-phase order instead of raster order (both so that it decodes a Kodak
+image in about a second on a 2-core CPU), and an online integer mixer with
+adaptive counts that lets each image pull the probabilities towards its own
+statistics.
 
-Context of bit ``b[t, y, x, c]`` (iteration t, block row y, column x, channel
-c), each feature ``+1`` / ``-1`` for a 1 / 0 bit and ``0`` where the bit is
-outside the grid or not yet known (``F = 11 C`` features):
+Order. The blocks of an iteration are split into four phases by the parity of
+their row and column, decoded one after the other: phase 0 = (even y, even x),
+1 = (odd, odd), 2 = (even, odd), 3 = (odd, even); within a phase channel by
+channel (c = 0 first), and within a channel in raster order. No two blocks of
+one phase are neighbours, so each (phase, channel) is one vectorised step:
+``4 C`` steps per iteration, whatever the image size.
+
+Network features of bit ``b[t, y, x, c]``, each ``+1`` / ``-1`` for a 1 / 0
+bit and ``0`` where it is outside the grid or not yet decoded (``F = 15 C``):
 
 - ``intra`` (C): this block's channels ``j < c`` in iteration t (the weights of
   ``j >= c`` are zero);
-- ``cur`` (4C): every channel of the blocks up, left, up-left and up-right in
-  iteration t;
-- ``prev`` (5C): every channel of this block and of its 4 neighbours (up,
-  down, left, right) in iteration t-1;
+- ``cur`` (8C): every channel of the 8 neighbouring blocks in iteration t, in
+  the order ``(-1,-1) (-1,0) (-1,1) (0,-1) (0,1) (1,-1) (1,0) (1,1)``; a
+  neighbour counts only if its phase is earlier (else 0);
+- ``prev`` (5C): every channel of this block and its 4 neighbours
+  ``(0,0) (-1,0) (1,0) (0,-1) (0,1)`` in iteration t-1;
 - ``prev2`` (C): every channel of this block in iteration t-2;
-- the iteration: the first layer's bias is one of ``T`` rows, ``min(t, T-1)``.
+- the first layer's bias is the row ``[min(t, T-1), phase]``.
 
-Network per channel c (``H1``, ``H2`` hidden units), all integers::
+Network, per channel c (``H1``, ``H2`` hidden units), all integers::
 
-    a1 = x . W1[c] + B1[min(t, T-1), c]                        (units 2^-S)
+    a1 = x . W1[c] + B1[min(t, T-1), phase, c]                  (units 2^-S)
     h1 = clip((a1 + 2^(S-A-1)) >> (S-A), 0, HMAX)               (units 2^-A)
     a2 = h1 . W2[c] + B2[c];  h2 = clip((a2 + 2^(S-1)) >> S, 0, HMAX)
     a3 = h2 . W3[c] + B3[c]                                      (units 2^-(S+A))
-    q  = clip((a3 + 2^(S+A-L-1)) >> (S+A-L), -QMAX, QMAX)        (logit in units 2^-L)
-    P  = LUT[q + QMAX]                                           (P(bit = 1) in units 2^-16)
+    q  = clip((a3 + 2^(S+A-L-1)) >> (S+A-L), -QMAX, QMAX)        (logit, units 2^-L)
 
-with ``S = 8``, ``A = 4``, ``L = 5``, ``HMAX = 64`` (4.0), ``QMAX = 512`` (logit
-16), weights ``|W| <= 4095``; ``>>`` floors (numpy's and Python's arithmetic
-shift), so the rounding is half up. ``LUT[i] = clip(round(2^16 sigmoid((i -
-QMAX) / 2^L)), 1, 2^16 - 1)`` is stored in the table (no float function is
-evaluated when coding). Constriction's ``Bernoulli(perfect=False)`` model gets
-``P / 2^16``, a dyadic float, exact on every machine.
+with ``S = 8``, ``A = 4``, ``L = 5``, ``HMAX = 64`` (4.0), ``QMAX = 512``
+(logit 16), weights ``|W| <= 4095``, biases ``|B| <= 2^20``; ``>>`` floors
+(numpy's and Python's arithmetic shift), so rounding is half up.
 
-The dot products run through numpy's float64 matrix products on integer
-values: every operand is an integer and every partial sum is below 2^25 in
-magnitude (``11 C * 4095 + |B1|`` for ``C <= 64``, ``H1 * 64 * 4095 + |B2|``,
-...; checked by :func:`check_table`), far inside float64's 2^53, so each sum is
-the exact integer whatever the summation order, blocking, FMA use or thread
-count of the BLAS; it is then cast to int64 for the shifts, clips and lookup.
-:func:`reference_probabilities` computes the same integers with Python ints,
-one bit at a time, and ``tests/test_learned.py`` checks that they agree.
+Adaptive mixing (:class:`_Adaptive`), per file: context counts in the manner
+of the ``context`` coder, with context ``nb = s3 + 3 p``, ``s3`` the sign
+(0 negative, 1 zero, 2 positive) of the sum of the same channel's decoded
+neighbours, ``p`` the same bit one iteration earlier (2 in the first
+iteration), counted per ``(min(t, 3), phase, nb, c)`` (fine) and
+``(phase, nb)`` (coarse) and mixed as the context coder does into ``P_ctx``;
+then per ``(phase, c)`` a logistic mixer with integer weights ``w`` (units
+2^-16, starting at ``(2^16, 0, 0)``: the network alone)::
 
-Order. Blocks are decoded in wavefronts ``d = 2y + x`` (rising), the blocks of
-one wavefront together (they never depend on each other: up-right has ``d-1``),
-and within a wavefront channel by channel (c = 0 first): ``(2h + w - 2) C``
-vectorised steps per iteration, each one constriction call. The encoder knows
-every bit and computes every probability in one pass; it codes them in that
-same order. The range coder's symbols are ordered by (wavefront, channel, y).
+    z = (w0 q + w1 STRETCH[P_ctx >> 4] + w2 2^L) >> 16,   P = LUT[clip(z, -QMAX, QMAX) + QMAX]
+    after each step:  w_i += sum((bit 2^16 - P) s_i) >> MIX_SHIFT,  clipped to +-2^24
+
+``P`` is P(bit = 1) in units 2^-16; constriction's ``Bernoulli(perfect=False)``
+model gets ``P / 2^16``, a dyadic float, exact on every machine. ``LUT`` (the
+sigmoid) and ``STRETCH`` (the logit of a 12-bit probability) are integer
+tables stored with the model: no float function is evaluated when coding.
+
+Exactness. The network's dot products run through numpy's float64 matrix
+products on integer values: every operand is an integer and every partial sum
+is below 2^26 in magnitude (``15 C * 4095 + 2^20`` for ``C <= 64``,
+``H1 * 64 * 4095 + 2^20`` for ``H1 <= 256``), far inside float64's exact range
+of 2^53, so each sum is the exact integer whatever the summation order,
+blocking, FMA use or thread count of the BLAS; it is then cast to int64 for
+the shifts, clips and lookups. :func:`reference_logits` computes the same
+integers with Python ints, one bit at a time, and ``tests/test_learned.py``
+checks that they agree, also with 1 and 2 BLAS threads.
 
 Payload: as the context coder's (:mod:`rnncomp.entropy.context`): the range
 coder's 32-bit words big-endian, trailing bytes dropped while the chunk still
@@ -62,9 +78,10 @@ decodes, at least ``ceil(n / 1024)`` bytes for ``n`` bits (so a file cannot ask
 more decoding work than its size allows).
 
 The table lives in the model folder as ``context-model.npz`` (made by
-``rnncomp fit-entropy``, :mod:`rnncomp.entropy.learned_fit`); the model
-fingerprint covers it, so a file coded with one context model is decoded only
-with the same one.
+``rnncomp fit-entropy``, :mod:`rnncomp.entropy.learned_fit`); files of this
+coder carry a fingerprint over the model's weights and this table
+(:func:`rnncomp.zoo.fingerprint` with ``coder="learned"``), so a file coded
+with one context model is decoded only with the same one.
 """
 
 from __future__ import annotations
@@ -77,9 +94,9 @@ from rnncomp.entropy.coder import IterationCoder
 from rnncomp.entropy.context import _constriction, _words_for_decoder, min_payload_bytes, shortest_payload
 from rnncomp.errors import BitstreamError, RnncompError
 
-__all__ = ["FILENAME", "HMAX", "ITERATION_ROWS", "LearnedCoder", "QMAX", "TABLE_KEYS", "check_table",
-           "features", "load_table", "make_lut", "probabilities", "reference_probabilities", "save_table",
-           "schedule", "table_bytes"]
+__all__ = ["FILENAME", "HMAX", "ITERATION_ROWS", "LearnedCoder", "PHASES", "QMAX", "TABLE_KEYS",
+           "check_table", "features", "load_table", "logits", "make_lut", "make_stretch", "phase_map",
+           "probabilities", "reference_logits", "save_table", "table_bytes"]
 
 FILENAME = "context-model.npz"
 #: Fixed-point exponents: weights and biases in units 2^-S, hidden values 2^-A, logits 2^-L.
@@ -89,11 +106,25 @@ QMAX = 512
 WMAX = 4095
 BMAX = 1 << 20
 ITERATION_ROWS = 8
+PHASES = 4
 PRECISION = 16
+STRETCH_BITS = 12
+#: The mixer's weights are in units of 2^-16; its update is ``w += sum(err * s) >> MIX_SHIFT``.
+MIX_ONE = 1 << 16
+MIX_SHIFT = 13
+MIX_LIMIT = 1 << 24
+#: The 8 neighbours of the ``cur`` features and the 5 positions of the ``prev`` features.
+NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+PREV_POSITIONS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 #: Feature groups, in this order, with their size in multiples of C.
-GROUPS = (("intra", 1), ("cur", 4), ("prev", 5), ("prev2", 1))
+GROUPS = (("intra", 1), ("cur", 8), ("prev", 5), ("prev2", 1))
 FEATURE_MULTIPLE = sum(k for _, k in GROUPS)
-TABLE_KEYS = ("w1", "b1", "w2", "b2", "w3", "b3", "lut")
+#: Phase of a block by (y % 2, x % 2).
+_PHASE = np.array([[0, 2], [3, 1]], np.int64)
+#: Adaptive counts: 9 contexts (neighbour sign x previous bit) per phase.
+NB_CONTEXTS = 9
+ITERATION_BUCKETS = 4
+TABLE_KEYS = ("w1", "b1", "w2", "b2", "w3", "b3", "lut", "stretch")
 
 
 def make_lut() -> np.ndarray:
@@ -103,13 +134,25 @@ def make_lut() -> np.ndarray:
     return np.clip(np.floor(p * (1 << PRECISION) + 0.5), 1, (1 << PRECISION) - 1).astype(np.int64)
 
 
+def make_stretch() -> np.ndarray:
+    """``STRETCH[i] = clip(round(2^L logit((i + 1/2) / 4096)), -QMAX, QMAX)``, int64 (made once, stored)."""
+    p = (np.arange(1 << STRETCH_BITS, dtype=np.float64) + 0.5) / (1 << STRETCH_BITS)
+    return np.clip(np.floor((1 << L) * np.log(p / (1 - p)) + 0.5), -QMAX, QMAX).astype(np.int64)
+
+
+def phase_map(h: int, w: int) -> np.ndarray:
+    """The phase (0..3) of every block of an ``h x w`` grid."""
+    return _PHASE[np.arange(h)[:, None] % 2, np.arange(w)[None, :] % 2]
+
+
 def check_table(table: dict) -> dict:
     """A table's arrays as int64, after checking their shapes and ranges (``RnncompError`` if bad).
 
-    Shapes: ``w1 (C, 11C, H1)``, ``b1 (T, C, H1)``, ``w2 (C, H1, H2)``, ``b2 (C, H2)``,
-    ``w3 (C, H2)``, ``b3 (C,)``, ``lut (2 QMAX + 1,)``; weights within ``+-4095``, biases
-    within ``+-2^20``, the LUT in ``1 .. 2^16 - 1`` and non-decreasing; ``intra`` weights of
-    channels ``j >= c`` zero. These bounds keep every sum exact (module docstring).
+    Shapes: ``w1 (C, 15C, H1)``, ``b1 (T, 4, C, H1)``, ``w2 (C, H1, H2)``, ``b2 (C, H2)``,
+    ``w3 (C, H2)``, ``b3 (C,)``, ``lut (2 QMAX + 1,)``, ``stretch (4096,)``; weights within
+    ``+-4095``, biases within ``+-2^20``, the LUT in ``1 .. 2^16 - 1`` and the stretch in
+    ``+-QMAX``, both non-decreasing; ``intra`` weights of channels ``j >= c`` zero. These bounds
+    keep every sum exact (module docstring).
     """
     try:
         t = {k: np.asarray(table[k]) for k in TABLE_KEYS}
@@ -119,21 +162,24 @@ def check_table(table: dict) -> dict:
         if v.dtype.kind not in "iu":
             raise RnncompError(f"corrupt context model: {k} is not integer")
         t[k] = v.astype(np.int64)
-    w1, b1, w2, b2, w3, b3, lut = (t[k] for k in TABLE_KEYS)
-    if w1.ndim != 3:
-        raise RnncompError("corrupt context model: w1 must be (C, 11C, H1)")
+    w1, b1, w2, b2, w3, b3, lut, stretch = (t[k] for k in TABLE_KEYS)
+    if w1.ndim != 3 or w2.ndim != 3:
+        raise RnncompError("corrupt context model: w1 must be (C, 15C, H1) and w2 (C, H1, H2)")
     c, f, h1 = w1.shape
-    if not (1 <= c <= 64 and f == FEATURE_MULTIPLE * c and 1 <= h1 <= 256) or w2.ndim != 3 or \
+    if not (1 <= c <= 64 and f == FEATURE_MULTIPLE * c and 1 <= h1 <= 256) or \
             w2.shape[:2] != (c, h1) or not 1 <= w2.shape[2] <= 256:
         raise RnncompError(f"corrupt context model: shapes w1 {w1.shape}, w2 {w2.shape}")
     h2 = w2.shape[2]
-    if b1.ndim != 3 or b1.shape[1:] != (c, h1) or not 1 <= b1.shape[0] <= 64 or b2.shape != (c, h2) or \
-            w3.shape != (c, h2) or b3.shape != (c,) or lut.shape != (2 * QMAX + 1,):
-        raise RnncompError("corrupt context model: bias, output or LUT shapes")
+    if b1.ndim != 4 or b1.shape[1:] != (PHASES, c, h1) or not 1 <= b1.shape[0] <= 64 or b2.shape != (c, h2) or \
+            w3.shape != (c, h2) or b3.shape != (c,) or lut.shape != (2 * QMAX + 1,) or \
+            stretch.shape != (1 << STRETCH_BITS,):
+        raise RnncompError("corrupt context model: bias, output or table shapes")
     if max(np.abs(w).max() for w in (w1, w2, w3)) > WMAX or max(np.abs(b).max() for b in (b1, b2, b3)) > BMAX:
         raise RnncompError("corrupt context model: a weight or bias is out of range")
     if lut.min() < 1 or lut.max() >= 1 << PRECISION or (np.diff(lut) < 0).any():
         raise RnncompError("corrupt context model: bad LUT")
+    if np.abs(stretch).max() > QMAX or (np.diff(stretch) < 0).any():
+        raise RnncompError("corrupt context model: bad stretch table")
     if (w1[:, :c][np.triu(np.ones((c, c), bool))] != 0).any():  # w1[c, j] for j >= c
         raise RnncompError("corrupt context model: intra-block weights of channels not yet decoded")
     return t
@@ -142,7 +188,7 @@ def check_table(table: dict) -> dict:
 def save_table(path, table: dict) -> Path:
     path = Path(path)
     t = check_table(table)
-    extra = {k: np.asarray(v) for k, v in table.items() if k not in TABLE_KEYS}
+    extra = {k: np.asarray(v) for k, v in table.items() if k not in TABLE_KEYS and not k.startswith("_")}
     np.savez(path, **{k: t[k].astype(np.int32) for k in TABLE_KEYS}, **extra)
     return path
 
@@ -152,7 +198,7 @@ def load_table(path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as d:
             table = {k: d[k] for k in d.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise RnncompError(f"{path}: not a context model ({e})") from None
     try:
         t = check_table(table)
@@ -176,7 +222,7 @@ def _rshift_round(a: np.ndarray, s: int) -> np.ndarray:
 
 
 def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``out[y, x] = a[y + dy, x + dx]`` (0 outside), for ``a`` (h, w, C)."""
+    """``out[y, x] = a[y + dy, x + dx]`` (0 outside), for ``a`` (h, w, ...)."""
     h, w = a.shape[:2]
     out = np.zeros_like(a)
     ys, yd = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h - max(dy, 0))
@@ -189,34 +235,32 @@ def _signed(bits) -> np.ndarray:
     return np.asarray(bits, np.int8) * 2 - 1
 
 
+def _available(h: int, w: int) -> np.ndarray:
+    """``(h, w, 8)`` int8: whether each of the 8 neighbours is decoded before the block (an earlier phase)."""
+    ph = phase_map(h, w)
+    out = np.zeros((h, w, len(NEIGHBOURS)), np.int8)
+    for k, (dy, dx) in enumerate(NEIGHBOURS):
+        nph = _PHASE[(np.arange(h)[:, None] + dy) % 2, (np.arange(w)[None, :] + dx) % 2]
+        out[..., k] = nph < ph
+    return out
+
+
 def features(cur, prev=None, prev2=None) -> np.ndarray:
-    """Features ``(h, w, 11C)`` int8 of every bit position of an iteration whose bits ``cur`` are known.
+    """Features ``(h, w, 15C)`` int8 of every bit of an iteration whose bits ``cur`` are all known.
 
     ``cur``, ``prev``, ``prev2``: bits (h, w, C) of iterations t, t-1, t-2 (None before the first).
-    The ``intra`` group holds all of the block's channels; the weights mask ``j >= c``.
+    The ``cur`` group is masked to the neighbours of earlier phases; the ``intra`` group holds all of
+    the block's channels (the weights mask ``j >= c``).
     """
     x = _signed(cur)
+    h, w, _ = x.shape
     z = np.zeros_like(x)
     p = _signed(prev) if prev is not None else z
     p2 = _signed(prev2) if prev2 is not None else z
-    return np.concatenate([x, _shift(x, -1, 0), _shift(x, 0, -1), _shift(x, -1, -1), _shift(x, -1, 1),
-                           p, _shift(p, -1, 0), _shift(p, 1, 0), _shift(p, 0, -1), _shift(p, 0, 1), p2], axis=-1)
-
-
-def _head(table: dict, a1: np.ndarray, c) -> np.ndarray:
-    """P(bit = 1) (units 2^-16, int64) from first-layer sums ``a1`` (int64, ``(n, H1)`` for channel ``c``,
-    or ``(n, C, H1)`` for every channel with ``c=None``)."""
-    h1 = np.clip(_rshift_round(a1, S - A), 0, HMAX).astype(np.float64)
-    if c is None:
-        a2 = np.matmul(h1.transpose(1, 0, 2), table["_w2f"]).transpose(1, 0, 2).astype(np.int64) + table["b2"]
-        h2 = np.clip(_rshift_round(a2, S), 0, HMAX).astype(np.float64)
-        a3 = np.einsum("ncg,cg->nc", h2, table["_w3f"]).astype(np.int64) + table["b3"]
-    else:
-        a2 = (h1 @ table["_w2f"][c]).astype(np.int64) + table["b2"][c]
-        h2 = np.clip(_rshift_round(a2, S), 0, HMAX).astype(np.float64)
-        a3 = (h2 @ table["_w3f"][c]).astype(np.int64) + table["b3"][c]
-    q = np.clip(_rshift_round(a3, S + A - L), -QMAX, QMAX)
-    return table["lut"][q + QMAX]
+    avail = _available(h, w)
+    groups = [x] + [_shift(x, dy, dx) * avail[..., k:k + 1] for k, (dy, dx) in enumerate(NEIGHBOURS)]
+    groups += [_shift(p, dy, dx) for dy, dx in PREV_POSITIONS] + [p2]
+    return np.concatenate(groups, axis=-1)
 
 
 def _prepare(table: dict) -> dict:
@@ -228,84 +272,152 @@ def _prepare(table: dict) -> dict:
     t["_w1f"] = t["w1"].transpose(1, 0, 2).reshape(f, c * h1).astype(np.float64)  # (F, C*H1)
     t["_w2f"] = t["w2"].astype(np.float64)
     t["_w3f"] = t["w3"].astype(np.float64)
-    t["_b1"] = t["b1"]
     return t
 
 
-def probabilities(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
-    """P(bit = 1) in units of 2^-16 (int64, shape (h, w, C)) of every bit of a known iteration (the encoder's pass)."""
+def _logit(table: dict, a1: np.ndarray, c) -> np.ndarray:
+    """The clipped logit ``q`` (units 2^-L, int64) from first-layer sums ``a1`` (int64): ``(n, H1)`` of
+    channel ``c``, or ``(n, C, H1)`` of every channel with ``c=None``."""
+    h1 = np.clip(_rshift_round(a1, S - A), 0, HMAX).astype(np.float64)
+    if c is None:
+        a2 = np.matmul(h1.transpose(1, 0, 2), table["_w2f"]).transpose(1, 0, 2).astype(np.int64) + table["b2"]
+        h2 = np.clip(_rshift_round(a2, S), 0, HMAX).astype(np.float64)
+        a3 = np.einsum("ncg,cg->nc", h2, table["_w3f"]).astype(np.int64) + table["b3"]
+    else:
+        a2 = (h1 @ table["_w2f"][c]).astype(np.int64) + table["b2"][c]
+        h2 = np.clip(_rshift_round(a2, S), 0, HMAX).astype(np.float64)
+        a3 = (h2 @ table["_w3f"][c]).astype(np.int64) + table["b3"][c]
+    return np.clip(_rshift_round(a3, S + A - L), -QMAX, QMAX)
+
+
+def logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
+    """The network's logits ``q`` (units 2^-L, int64, (h, w, C)) of every bit of a known iteration."""
     t = _prepare(table)
     c, f, h1 = t["w1"].shape
     h, w = np.shape(cur)[:2]
     x = features(cur, prev, prev2).reshape(h * w, f).astype(np.float64)
     a1 = (x @ t["_w1f"]).astype(np.int64).reshape(h * w, c, h1)
-    a1 += t["b1"][min(iteration, t["b1"].shape[0] - 1)]
-    return _head(t, a1, None).reshape(h, w, c)
+    a1 += t["b1"][min(iteration, t["b1"].shape[0] - 1)][phase_map(h, w).ravel()]
+    return _logit(t, a1, None).reshape(h, w, c)
 
 
-def reference_probabilities(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
-    """:func:`probabilities` computed the plain way: Python integers, one bit at a time (slow; for tests)."""
+def probabilities(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
+    """The network's P(bit = 1) (units 2^-16, int64, (h, w, C)) of every bit of a known iteration."""
+    return _prepare(table)["lut"][logits(table, cur, prev, prev2, iteration) + QMAX]
+
+
+def reference_logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
+    """:func:`logits` computed the plain way: Python integers, one bit at a time (slow; for tests)."""
     t = check_table(table)
-    w1, b1, w2, b2, w3, b3, lut = ([[int(v) for v in row] for row in arr.reshape(-1, arr.shape[-1])]
-                                   if arr.ndim > 1 else [int(v) for v in arr] for arr in (t[k] for k in TABLE_KEYS))
+    w1, w2 = t["w1"].tolist(), t["w2"].tolist()
+    b1, b2, w3, b3 = t["b1"].tolist(), t["b2"].tolist(), t["w3"].tolist(), t["b3"].tolist()
     cc, f, n1 = t["w1"].shape
     n2 = t["w2"].shape[2]
     cur = np.asarray(cur)
     h, w = cur.shape[:2]
+    phase = [[0, 2], [3, 1]]
 
     def bit(arr, y, x, j):
         if arr is None or not (0 <= y < h and 0 <= x < w):
             return 0
         return 1 if arr[y, x, j] else -1
 
-    row = min(iteration, t["b1"].shape[0] - 1)
+    row = min(iteration, len(b1) - 1)
     out = np.zeros((h, w, cc), np.int64)
     for y in range(h):
         for x in range(w):
+            ph = phase[y % 2][x % 2]
             feats = [bit(cur, y, x, j) for j in range(cc)]
-            for dy, dx in ((-1, 0), (0, -1), (-1, -1), (-1, 1)):
-                feats += [bit(cur, y + dy, x + dx, j) for j in range(cc)]
-            for dy, dx in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+            for dy, dx in NEIGHBOURS:
+                known = phase[(y + dy) % 2][(x + dx) % 2] < ph
+                feats += [bit(cur, y + dy, x + dx, j) if known else 0 for j in range(cc)]
+            for dy, dx in PREV_POSITIONS:
                 feats += [bit(prev, y + dy, x + dx, j) for j in range(cc)]
             feats += [bit(prev2, y, x, j) for j in range(cc)]
             for c in range(cc):
                 hid1 = []
                 for k in range(n1):
-                    a = b1[row * cc + c][k]
+                    a = b1[row][ph][c][k]
                     for i in range(f):
-                        if i < cc and i >= c:
-                            continue  # a channel not decoded yet
-                        a += feats[i] * w1[c * f + i][k]
+                        if c <= i < cc:
+                            continue  # a channel of this block not decoded yet
+                        a += feats[i] * w1[c][i][k]
                     hid1.append(min(max((a + (1 << (S - A - 1))) >> (S - A), 0), HMAX))
                 hid2 = []
                 for g in range(n2):
-                    a = b2[c][g] + sum(hid1[k] * w2[c * n1 + k][g] for k in range(n1))
+                    a = b2[c][g] + sum(hid1[k] * w2[c][k][g] for k in range(n1))
                     hid2.append(min(max((a + (1 << (S - 1))) >> S, 0), HMAX))
                 a = b3[c] + sum(hid2[g] * w3[c][g] for g in range(n2))
-                q = min(max((a + (1 << (S + A - L - 1))) >> (S + A - L), -QMAX), QMAX)
-                out[y, x, c] = lut[q + QMAX]
+                out[y, x, c] = min(max((a + (1 << (S + A - L - 1))) >> (S + A - L), -QMAX), QMAX)
     return out
 
 
-# --- the coding order ------------------------------------------------------------------------------
+# --- the adaptive mixer ----------------------------------------------------------------------------
 
 
-def schedule(h: int, w: int) -> list:
-    """The wavefronts ``d = 2y + x``: a list of ``(ys, xs)`` int64 arrays, y rising within each."""
-    out = []
-    for d in range(2 * (h - 1) + w):
-        y = np.arange(max(0, -(-(d - w + 1) // 2)), min(h - 1, d // 2) + 1, dtype=np.int64)
-        out.append((y, d - 2 * y))
-    return out
+class _Adaptive:
+    """The per-file adaptive half of the coder: context counts and online logistic mixers (integers).
+
+    See the module docstring; the counts follow :mod:`rnncomp.entropy.context` (the same
+    estimate, prior weight, halving and 16-bit quantisation).
+    """
+
+    def __init__(self, c: int, table: dict):
+        self.c = c
+        self.lut, self.stretch = table["lut"], table["stretch"]
+        self.fine_n = np.zeros(ITERATION_BUCKETS * PHASES * NB_CONTEXTS * c, np.int64)
+        self.fine_1 = np.zeros_like(self.fine_n)
+        self.coarse_n = np.zeros(PHASES * NB_CONTEXTS, np.int64)
+        self.coarse_1 = np.zeros_like(self.coarse_n)
+        self.weights = np.tile(np.array([MIX_ONE, 0, 0], np.int64), (PHASES, c, 1))
+
+    def contexts(self, iteration: int, phase: int, j: int, nsum: np.ndarray, prev):
+        """``(coarse, fine)`` count indices of channel ``j``'s bits (``nsum``: the neighbours' signed sum)."""
+        nb = np.sign(nsum).astype(np.int64) + 1 + 3 * (2 if prev is None else prev.astype(np.int64))
+        coarse = phase * NB_CONTEXTS + nb
+        fine = ((min(iteration, ITERATION_BUCKETS - 1) * PHASES + phase) * NB_CONTEXTS + nb) * self.c + j
+        return coarse, fine
+
+    def mix(self, q, coarse, fine, phase: int, j: int):
+        """``(P, mixer inputs (n, 3))`` for the network's logits ``q`` of one step's bits."""
+        from rnncomp.entropy.context import PRECISION as CP
+        from rnncomp.entropy.context import PRIOR_WEIGHT
+
+        n1f, nf = self.fine_1[fine], self.fine_n[fine]
+        n1s, ns = self.coarse_1[coarse], self.coarse_n[coarse]
+        den_s = 2 * ns + 2
+        num = n1f * den_s + PRIOR_WEIGHT * (2 * n1s + 1)
+        den = (nf + PRIOR_WEIGHT) * den_s
+        pctx = np.clip((num << CP) // den, 1, (1 << CP) - 1)
+        s = np.stack([q, self.stretch[pctx >> (CP - STRETCH_BITS)], np.full_like(q, 1 << L)], axis=1)
+        z = (s @ self.weights[phase, j]) >> 16
+        return self.lut[np.clip(z, -QMAX, QMAX) + QMAX], s
+
+    def update(self, s, p, bits, coarse, fine, phase: int, j: int):
+        from rnncomp.entropy.context import COUNT_LIMIT
+
+        err = (bits << PRECISION) - p
+        w = self.weights[phase, j]
+        np.clip(w + ((err @ s) >> MIX_SHIFT), -MIX_LIMIT, MIX_LIMIT, out=w)
+        np.add.at(self.fine_n, fine, 1)
+        np.add.at(self.fine_1, fine, bits)
+        np.add.at(self.coarse_n, coarse, 1)
+        np.add.at(self.coarse_1, coarse, bits)
+        for n, n1 in ((self.fine_n, self.fine_1), (self.coarse_n, self.coarse_1)):
+            if n.max() > COUNT_LIMIT:
+                big = n > COUNT_LIMIT
+                n1[big] = (n1[big] + 1) >> 1
+                n[big] = (n[big] + 1) >> 1
+                np.minimum(n1, n, out=n1)
 
 
-def _order(h: int, w: int, c: int, waves) -> np.ndarray:
-    """Flat indices into (h, w, C) of the bits in coding order (wavefront, channel, y)."""
-    parts = []
-    for ys, xs in waves:
-        base = (ys * w + xs) * c
-        parts.extend(base + j for j in range(c))
-    return np.concatenate(parts)
+# --- the coder -------------------------------------------------------------------------------------
+
+
+def _phase_blocks(h: int, w: int) -> list:
+    """``(ys, xs)`` int64 of the blocks of each phase, in raster order."""
+    ph = phase_map(h, w)
+    return [tuple(a.astype(np.int64) for a in np.nonzero(ph == p)) for p in range(PHASES)]
 
 
 class LearnedCoder(IterationCoder):
@@ -323,32 +435,86 @@ class LearnedCoder(IterationCoder):
             raise BitstreamError(f"the context model is for codes of {self.table['w1'].shape[0]} bits, "
                                  f"this file has {self.bits}")
         self._history = []  # the last two iterations' bits, (h, w, C) uint8
-        self._waves = None
+        self._blocks = None
+        self._adaptive = _Adaptive(self.bits, self.table)
 
     def _context(self):
         prev = self._history[-1] if self._history else None
         prev2 = self._history[-2] if len(self._history) > 1 else None
         return prev, prev2
 
+    def _run(self, bits=None, decoder=None, model=None):
+        """One iteration in coding order; returns ``(bits (h, w, C) uint8, [P of each step])``.
+
+        With ``bits`` (encoder, or a chunk stored raw): the network runs once over every bit.
+        With ``decoder`` and ``model``: the bits are decoded, step by step.
+        """
+        t = self.table
+        h, w, c = self.shape
+        if self._blocks is None:
+            self._blocks = _phase_blocks(h, w)
+        prev, prev2 = self._context()
+        ad = self._adaptive
+        h1 = t["w1"].shape[2]
+        if decoder is None:
+            q_all = logits(t, bits, prev, prev2, self.iteration)
+        else:
+            # the first layer's sums over the previous iterations' features, for every block at once
+            known = features(np.zeros(self.shape, np.uint8), prev, prev2).reshape(h * w, -1)[:, 9 * c:]
+            base = (known.astype(np.float64) @ t["_w1f"][9 * c:]).astype(np.int64).reshape(h, w, c, h1)
+            w_cur = t["_w1f"][c:9 * c]  # (8C, C*H1)
+            w_intra = t["_w1f"][:c].reshape(c, c, h1)  # (C_j, C_c, H1)
+            rows = t["b1"][min(self.iteration, t["b1"].shape[0] - 1)]
+        cur = np.zeros((h + 2, w + 2, c), np.int8)  # signed bits decoded so far, with a zero border
+        probs = []
+        scale = 1.0 / (1 << PRECISION)
+        for phase, (ys, xs) in enumerate(self._blocks):
+            if not len(ys):
+                continue
+            yy, xx = ys + 1, xs + 1
+            nbrs = np.stack([cur[yy + dy, xx + dx] for dy, dx in NEIGHBOURS], axis=1)  # (n, 8, C)
+            nsum = nbrs.sum(axis=1, dtype=np.int64)  # same-channel neighbours, for the counts
+            if decoder is not None:
+                a1 = (nbrs.reshape(len(ys), -1).astype(np.float64) @ w_cur).astype(np.int64)
+                a1 = a1.reshape(len(ys), c, h1) + base[ys, xs] + rows[phase]
+                block = np.zeros((len(ys), c), np.float64)
+            pv = prev[ys, xs] if prev is not None else None
+            for j in range(c):
+                if decoder is not None:
+                    a = a1[:, j]
+                    if j:
+                        a = a + (block[:, :j] @ w_intra[:j, j]).astype(np.int64)
+                    q = _logit(t, a, j)
+                else:
+                    q = q_all[ys, xs, j]
+                coarse, fine = ad.contexts(self.iteration, phase, j, nsum[:, j], None if pv is None else pv[:, j])
+                p, s = ad.mix(q, coarse, fine, phase, j)
+                if decoder is not None:
+                    sym = np.asarray(decoder.decode(model, p * scale), dtype=np.int64)
+                    block[:, j] = 2 * sym - 1
+                else:
+                    sym = bits[ys, xs, j].astype(np.int64)
+                    probs.append(p)
+                ad.update(s, p, sym, coarse, fine, phase, j)
+            if decoder is not None:
+                cur[yy, xx] = block.astype(np.int8)
+            else:
+                cur[yy, xx] = _signed(bits[ys, xs])
+        return np.ascontiguousarray((cur[1:h + 1, 1:w + 1] > 0).astype(np.uint8)), probs
+
     def _advance(self, bits):
         self._history = (self._history + [np.asarray(bits, np.uint8)])[-2:]
         self.iteration += 1
-
-    def probabilities(self, bits) -> np.ndarray:
-        """P(bit = 1) (units 2^-16) of every bit of the next iteration, given its bits (no state change)."""
-        return probabilities(self.table, bits, *self._context(), iteration=self.iteration)
 
     def encode(self, bits):
         cm = _constriction()
         bits = np.asarray(bits, dtype=np.uint8)
         if bits.shape != self.shape:
             raise ValueError(f"bits must have shape {self.shape}, got {bits.shape}")
-        if self._waves is None:
-            self._waves = schedule(self.h, self.w)
-        order = _order(self.h, self.w, self.bits, self._waves)
-        p = self.probabilities(bits).ravel()[order] / float(1 << PRECISION)
-        target = bits.ravel()[order].astype(np.int32)
+        _, probs = self._run(bits)
+        target = np.concatenate([bits[ys, xs].T.ravel() for ys, xs in self._blocks if len(ys)]).astype(np.int32)
         self._advance(bits)
+        p = np.concatenate(probs) / float(1 << PRECISION)
         model = cm.stream.model.Bernoulli(perfect=False)
         encoder = cm.stream.queue.RangeEncoder()
         encoder.encode(target, model, p)
@@ -371,7 +537,7 @@ class LearnedCoder(IterationCoder):
             raise BitstreamError(f"corrupt learned chunk: {len(payload)} bytes cannot hold {n} bits")
         try:
             decoder = cm.stream.queue.RangeDecoder(_words_for_decoder(payload))
-            bits = self._decode(decoder, cm.stream.model.Bernoulli(perfect=False))
+            bits, _ = self._run(decoder=decoder, model=cm.stream.model.Bernoulli(perfect=False))
         except BitstreamError:
             raise
         except Exception as e:  # noqa: BLE001 - constriction's errors on garbage input
@@ -379,38 +545,7 @@ class LearnedCoder(IterationCoder):
         self._advance(bits)
         return bits
 
-    def _decode(self, decoder, model) -> np.ndarray:
-        """One iteration, wavefront by wavefront and channel by channel (the module doc's order)."""
-        t = self.table
-        h, w, c = self.shape
-        h1 = t["w1"].shape[2]
-        prev, prev2 = self._context()
-        if self._waves is None:
-            self._waves = schedule(h, w)
-        # the first layer's sums over the previous iterations' features, for every block at once
-        zeros = np.zeros(self.shape, np.uint8)
-        known = features(zeros, prev, prev2).reshape(h * w, -1)[:, 5 * c:].astype(np.float64)
-        base = (known @ t["_w1f"][5 * c:]).astype(np.int64).reshape(h, w, c, h1)
-        base += t["b1"][min(self.iteration, t["b1"].shape[0] - 1)]
-        w_cur = t["_w1f"][c:5 * c]  # (4C, C*H1)
-        w_intra = t["_w1f"][:c].reshape(c, c, h1)  # (C_j, C_c, H1)
-        cur = np.zeros((h + 1, w + 2, c), np.int8)  # signed bits, a zero border above, left and right
-        scale = 1.0 / (1 << PRECISION)
-        for ys, xs in self._waves:
-            yy, xx = ys + 1, xs + 1
-            nb = np.concatenate([cur[yy - 1, xx], cur[yy, xx - 1], cur[yy - 1, xx - 1], cur[yy - 1, xx + 1]],
-                                axis=1).astype(np.float64)
-            a1 = (nb @ w_cur).astype(np.int64).reshape(len(ys), c, h1) + base[ys, xs]
-            block = np.zeros((len(ys), c), np.float64)
-            for j in range(c):
-                a = a1[:, j]
-                if j:
-                    a = a + (block[:, :j] @ w_intra[:j, j]).astype(np.int64)
-                p = _head(t, a, j) * scale
-                sym = np.asarray(decoder.decode(model, p), dtype=np.int8)
-                block[:, j] = 2 * sym - 1
-            cur[yy, xx] = block.astype(np.int8)
-        return np.ascontiguousarray((cur[1:, 1:w + 1] > 0).astype(np.uint8))
-
     def observe(self, bits):
+        bits = np.asarray(bits, np.uint8)
+        self._run(bits)
         self._advance(bits)

@@ -100,11 +100,16 @@ def _fake_quant(x, exponent: int, limit: float):
 
 
 def _tf_features(s):
-    """The context features (module :mod:`rnncomp.entropy.learned`) of codes ``s`` ``(n, k, h, w, C)`` in +-1."""
+    """The context features (:func:`rnncomp.entropy.learned.features`) of codes ``s`` ``(n, k, h, w, C)`` in +-1."""
     import tensorflow as tf
 
+    from rnncomp.entropy.learned import NEIGHBOURS, PREV_POSITIONS, _available
+
     h, w = s.shape[2], s.shape[3]
-    sp = tf.pad(s, [[0, 0], [0, 0], [1, 1], [1, 1], [0, 0]])
+    avail = tf.constant(_available(h, w).astype(np.float32))  # (h, w, 8)
+
+    def padded(a):
+        return tf.pad(a, [[0, 0], [0, 0], [1, 1], [1, 1], [0, 0]])
 
     def shift(a, dy, dx):
         return a[:, :, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
@@ -112,9 +117,10 @@ def _tf_features(s):
     zero = tf.zeros_like(s[:, :1])
     p = tf.concat([zero, s[:, :-1]], axis=1)
     p2 = tf.concat([zero, zero, s[:, :-2]], axis=1)[:, :s.shape[1]]
-    pp = tf.pad(p, [[0, 0], [0, 0], [1, 1], [1, 1], [0, 0]])
-    return tf.concat([s, shift(sp, -1, 0), shift(sp, 0, -1), shift(sp, -1, -1), shift(sp, -1, 1),
-                      p, shift(pp, -1, 0), shift(pp, 1, 0), shift(pp, 0, -1), shift(pp, 0, 1), p2], axis=-1)
+    sp, pp = padded(s), padded(p)
+    groups = [s] + [shift(sp, dy, dx) * avail[:, :, k:k + 1] for k, (dy, dx) in enumerate(NEIGHBOURS)]
+    groups += [shift(pp, dy, dx) for dy, dx in PREV_POSITIONS] + [p2]
+    return tf.concat(groups, axis=-1)
 
 
 class _Net:
@@ -133,7 +139,7 @@ class _Net:
         self.mask = tf.constant(mask)
         self.c, self.rows = c, rows
         self.w1 = tf.Variable(rng.normal(0, 1 / np.sqrt(f), (c, f, hidden1)).astype(np.float32))
-        self.b1 = tf.Variable(np.full((rows, c, hidden1), 0.5, np.float32))
+        self.b1 = tf.Variable(np.full((rows, lm.PHASES, c, hidden1), 0.5, np.float32))
         self.w2 = tf.Variable(rng.normal(0, 1 / np.sqrt(hidden1), (c, hidden1, hidden2)).astype(np.float32))
         self.b2 = tf.Variable(np.full((c, hidden2), 0.5, np.float32))
         self.w3 = tf.Variable(rng.normal(0, 1 / np.sqrt(hidden2), (c, hidden2)).astype(np.float32))
@@ -146,10 +152,11 @@ class _Net:
 
         lm = self.lm
         wmax, bmax = float(lm.WMAX), float(lm.BMAX)
-        k = s.shape[1]
+        k, h, w = s.shape[1], s.shape[2], s.shape[3]
         x = _tf_features(s)
         rows = tf.minimum(tf.range(k), self.rows - 1)
-        b1 = tf.gather(_fake_quant(self.b1, lm.S, bmax), rows)[None, :, None, None]
+        b1 = tf.gather(_fake_quant(self.b1, lm.S, bmax), rows)  # (k, 4, C, H1)
+        b1 = tf.gather(b1, tf.constant(lm.phase_map(h, w)), axis=1)[None]  # (1, k, h, w, C, H1)
         a1 = tf.einsum("nkhwf,cfj->nkhwcj", x, _fake_quant(self.w1 * self.mask, lm.S, wmax)) + b1
         h1 = tf.clip_by_value(_round_st(a1 * (1 << lm.A)) / (1 << lm.A), 0.0, lm.HMAX / (1 << lm.A))
         a2 = tf.einsum("nkhwcj,cjg->nkhwcg", h1, _fake_quant(self.w2, lm.S, wmax)) + \
@@ -170,7 +177,8 @@ class _Net:
 
         return {"w1": q(self.w1, lm.S, lm.WMAX, self.mask.numpy()), "b1": q(self.b1, lm.S, lm.BMAX),
                 "w2": q(self.w2, lm.S, lm.WMAX), "b2": q(self.b2, lm.S + lm.A, lm.BMAX),
-                "w3": q(self.w3, lm.S, lm.WMAX), "b3": q(self.b3, lm.S + lm.A, lm.BMAX), "lut": lm.make_lut()}
+                "w3": q(self.w3, lm.S, lm.WMAX), "b3": q(self.b3, lm.S + lm.A, lm.BMAX), "lut": lm.make_lut(),
+                "stretch": lm.make_stretch()}
 
 
 def freeze(net) -> dict:
@@ -179,7 +187,7 @@ def freeze(net) -> dict:
 
 
 def code_length(table: dict, codes) -> float:
-    """Bits per code bit of ``codes`` ``(n, k, h, w, C)`` under the integer model (its exact probabilities)."""
+    """Bits per code bit of ``codes`` ``(n, k, h, w, C)`` under the integer network alone (no mixing)."""
     from rnncomp.entropy.learned import PRECISION, probabilities
 
     total = 0.0
