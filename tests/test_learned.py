@@ -219,3 +219,63 @@ def test_check_table_refuses_bad_tables(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(RnncompError, match="not a context model"):
         lm.load_table(tmp_path / "junk.npz")
+
+
+def test_a_model_with_a_context_model_codes_with_it_and_only_it_decodes(tmp_path, thumbs):
+    """Shipping a context model beside a model: 'learned' files carry their own fingerprint, the
+    model's other files keep theirs, auto picks the smaller, and another table is refused."""
+    from rnncomp import codec
+    from rnncomp.models.checkpoint import save_checkpoint
+    from rnncomp.registry import get_model
+    from rnncomp.zoo import fingerprint, load_model
+
+    model = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=3, bits=8, seed=0)
+    save_checkpoint(model, tmp_path / "ck")
+    plain = load_model(tmp_path / "ck")
+    context_file = codec.compress(thumbs[0], plain, entropy="context")
+    with pytest.raises(RnncompError, match="no context model"):
+        codec.compress(thumbs[0], plain, entropy="learned")
+    bits = int(plain.config.bits)
+    lm.save_table(tmp_path / "ck" / lm.FILENAME, random_table(c=bits, seed=1, scale=20))
+    with_table = load_model(tmp_path / "ck")
+    assert with_table.context_model is not None
+    assert fingerprint(with_table) == fingerprint(plain)  # the weights' files stay decodable
+    assert fingerprint(with_table, coder="learned") != fingerprint(plain)
+    np.testing.assert_array_equal(codec.decompress(context_file, with_table), codec.decompress(context_file, plain))
+    data = codec.compress(thumbs[1], with_table, entropy="learned")
+    header = bitstream.read_header(data)
+    assert header.coder == "learned" and header.fingerprint == fingerprint(with_table, coder="learned")
+    same = codec.decompress(codec.compress(thumbs[1], with_table, entropy="raw"), with_table)
+    np.testing.assert_array_equal(codec.decompress(data, with_table), same)  # the coder changes bytes only
+    auto = codec.compress(thumbs[1], with_table)
+    assert len(auto) == min(len(codec.compress(thumbs[1], with_table, entropy=c))
+                            for c in ("raw", "huffman", "context", "learned"))
+    lm.save_table(tmp_path / "ck" / lm.FILENAME, random_table(c=bits, seed=2, scale=20))
+    other = load_model(tmp_path / "ck")
+    with pytest.raises(bitstream.WrongModelError):
+        codec.decompress(data, other)
+
+
+def test_fit_entropy_trains_and_writes_a_context_model(tmp_path):
+    """``rnncomp fit-entropy`` on a tiny model and the bundled thumbnails, a few steps (seconds)."""
+    from rnncomp.models.checkpoint import save_checkpoint
+    from rnncomp.registry import get_model
+    from rnncomp.zoo import load_model
+
+    model = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=2, bits=4, seed=0)
+    save_checkpoint(model, tmp_path / "ck")
+    sample = HERE.parent / "rnncomp/samples/thumbs32/thumbs32-sample.npz"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    cmd = [sys.executable, "-m", "rnncomp.cli", "fit-entropy", "--model", "ck", "--data", str(sample),
+           "--iterations", "2", "--steps", "4", "--hidden", "4", "2", "--cache", "codes.npz"]
+    p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "held-out bits per code bit" in p.stdout and (tmp_path / "codes.npz").is_file()
+    table = lm.load_table(tmp_path / "ck" / lm.FILENAME)
+    assert table["w1"].shape == (4, lm.FEATURE_MULTIPLE * 4, 4)
+    assert (tmp_path / "ck" / "context-model-training.json").is_file()
+    m = load_model(tmp_path / "ck")
+    codes = m.encode(np.zeros((1, 32, 32, 3), np.uint8), 2).bits[:, 0]
+    header = bitstream.Header(height=32, width=32, stride=int(m.stride), bits=4, iterations=2, coder="learned")
+    data = bitstream.write(codes, header, context_model=m.context_model)
+    np.testing.assert_array_equal(bitstream.read_codes(data, context_model=m.context_model)[1], codes)

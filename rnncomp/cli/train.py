@@ -313,10 +313,14 @@ def cmd_fit_entropy(args) -> int:
     model = resolve_model(args.model)
     fp = fingerprint(model).hex()
     cache = Path(args.cache) if args.cache else None
+    codes = None
     if cache is not None and cache.is_file():
-        codes = load_codes(cache, fingerprint=fp)
-        print(f"codes from {cache}", file=sys.stderr)
-    else:
+        try:
+            codes = load_codes(cache, fingerprint=fp)
+            print(f"codes from {cache}", file=sys.stderr)
+        except RnncompError as e:  # codes of other weights: extract them again
+            print(f"{e}: extracting again", file=sys.stderr)
+    if codes is None:
         if not args.data:
             raise RnncompError("--data is needed to extract codes (no --cache file yet)")
         codes = extract_codes(model, args.data, iterations=args.iterations, crop=args.crop, limit=args.limit,

@@ -246,7 +246,7 @@ def fit_context_model(codes: dict, hidden1: int = 32, hidden2: int = 16, steps: 
         train = groups[keys[i % len(keys)]][0]
         n = max(1, min(len(train), batch_bits // int(np.prod(train.shape[1:]))))
         loss = step(train[rng.integers(0, len(train), n)])
-        if log and (i % 200 == 0 or i == steps - 1):
+        if log and (i % 100 == 0 or i == steps - 1):
             log(f"step {i + 1}/{steps} {keys[i % len(keys)]}: {float(loss):.4f} bits/bit "
                 f"({time.perf_counter() - t0:.0f} s)")
     table = net.freeze()
