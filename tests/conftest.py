@@ -49,3 +49,16 @@ def make_prior(bits: int, seed: int = 0) -> dict:
     coarse_n = rng.integers(0, 600, NB_CONTEXTS)
     return {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
             "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
+
+
+def make_context_model(bits: int, seed: int = 0, h1: int = 8, h2: int = 4, scale: int = 300) -> dict:
+    """A well-formed random integer context model for ``bits`` channels (for the ``learned`` coder's tests)."""
+    from rnncomp.entropy import learned as lm
+
+    r = np.random.default_rng(seed)
+    w1 = r.integers(-scale, scale + 1, (bits, lm.FEATURE_MULTIPLE * bits, h1))
+    w1[:, :bits][np.triu(np.ones((bits, bits), bool))] = 0
+    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, lm.PHASES, bits, h1)),
+            "w2": r.integers(-scale, scale + 1, (bits, h1, h2)), "b2": r.integers(-5000, 5001, (bits, h2)),
+            "w3": r.integers(-2 * scale, 2 * scale + 1, (bits, h2)), "b3": r.integers(-5000, 5001, (bits,)),
+            "lut": lm.make_lut(), "stretch": lm.make_stretch()}

@@ -22,13 +22,9 @@ SHIPPED = HERE.parent / "rnncomp" / "weights" / "rnncomp-default" / lm.FILENAME
 
 def random_table(c=8, h1=8, h2=4, seed=0, scale=300) -> dict:
     """A well-formed random context model (confident enough that sampled codes compress)."""
-    r = np.random.default_rng(seed)
-    w1 = r.integers(-scale, scale + 1, (c, lm.FEATURE_MULTIPLE * c, h1))
-    w1[:, :c][np.triu(np.ones((c, c), bool))] = 0
-    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, lm.PHASES, c, h1)),
-            "w2": r.integers(-scale, scale + 1, (c, h1, h2)), "b2": r.integers(-5000, 5001, (c, h2)),
-            "w3": r.integers(-2 * scale, 2 * scale + 1, (c, h2)), "b3": r.integers(-5000, 5001, (c,)),
-            "lut": lm.make_lut(), "stretch": lm.make_stretch()}
+    from conftest import make_context_model
+
+    return make_context_model(c, seed, h1, h2, scale)
 
 
 def sample_codes(table, k, h, w, seed=0) -> np.ndarray:
@@ -117,10 +113,10 @@ def test_the_decoder_sees_only_decoded_bits():
 _THREAD_SCRIPT = """
 import hashlib, sys
 import numpy as np
-sys.path.insert(0, {root!r})
-from tests.test_learned import random_table
+sys.path.insert(0, {root!r} + '/tests')
+from conftest import make_context_model as random_table
 from rnncomp.entropy import learned as lm
-table = random_table(c=8, h1=32, h2=16, seed=7)
+table = random_table(8, seed=7, h1=32, h2=16)
 codes = (np.random.default_rng(3).random((3, 40, 60, 8)) < 0.5).astype(np.uint8)
 p = lm.logits(table, codes[2], codes[1], codes[0], iteration=2)
 print(hashlib.sha256(p.tobytes()).hexdigest())
@@ -279,3 +275,60 @@ def test_fit_entropy_trains_and_writes_a_context_model(tmp_path):
     header = bitstream.Header(height=32, width=32, stride=int(m.stride), bits=4, iterations=2, coder="learned")
     data = bitstream.write(codes, header, context_model=m.context_model)
     np.testing.assert_array_equal(bitstream.read_codes(data, context_model=m.context_model)[1], codes)
+
+
+def _shipped_table():
+    if not SHIPPED.is_file():
+        pytest.skip("rnncomp-default has no context model shipped")
+    return lm.load_table(SHIPPED)
+
+
+def _fixture_codes() -> dict:
+    with np.load(FIXTURE / "codes.npz") as d:
+        return {k: np.unpackbits(d[k], axis=-1, count=8) for k in d.files}
+
+
+def test_committed_learned_files_decode_to_the_committed_codes():
+    """Files written with the shipped context model on one machine decode on this one, exactly (no TensorFlow)."""
+    table = _shipped_table()
+    codes = _fixture_codes()
+    for name, bits in codes.items():
+        data = (FIXTURE / f"{name}.rnc").read_bytes()
+        header = bitstream.read_header(data)
+        assert header.coder == "learned" and data[2] == 2
+        np.testing.assert_array_equal(bitstream.read_codes(data, context_model=table)[1], bits)
+        assert bitstream.write(bits, header, context_model=table) == data  # and the encoder writes them again
+
+
+def test_integer_path_equals_the_reference_on_real_codes():
+    table = _shipped_table()
+    bits = _fixture_codes()["thumb0"]
+    for t in (0, 1, 2, 7):
+        np.testing.assert_array_equal(lm.logits(table, *history(bits, t), iteration=t),
+                                      lm.reference_logits(table, *history(bits, t), iteration=t))
+
+
+def regenerate() -> None:
+    """Writes ``tests/fixtures/learned``: the shipped model's codes of two bundled samples and their files."""
+    from rnncomp import codec
+    from rnncomp.images import load_images, sample_images_dir
+    from rnncomp.zoo import load_model
+
+    model = load_model("rnncomp-default")
+    fc = codec.file_codec(model)
+    root = sample_images_dir()
+    kodak = load_images(root / "kodak")[0][1][:128, :192]
+    with np.load(root / "thumbs32" / "thumbs32-sample.npz") as d:
+        thumb = d["images"][0]
+    FIXTURE.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name, img in (("thumb0", thumb), ("kodim04-crop", kodak)):
+        bits = np.asarray(model.encode(img, 8).bits[:, 0], np.uint8)
+        header = fc.header(img.shape[0], img.shape[1], 8, "learned")
+        (FIXTURE / f"{name}.rnc").write_bytes(bitstream.write(bits, header, context_model=fc.context_model))
+        arrays[name] = np.packbits(bits, axis=-1)
+    np.savez_compressed(FIXTURE / "codes.npz", **arrays)
+
+
+if __name__ == "__main__":
+    regenerate()

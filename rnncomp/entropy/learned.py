@@ -91,6 +91,9 @@ from pathlib import Path
 import numpy as np
 
 from rnncomp.entropy.coder import IterationCoder
+from rnncomp.entropy.context import COUNT_LIMIT as _COUNT_LIMIT
+from rnncomp.entropy.context import PRECISION as _CP
+from rnncomp.entropy.context import PRIOR_WEIGHT as _PRIOR_WEIGHT
 from rnncomp.entropy.context import _constriction, _words_for_decoder, min_payload_bytes, shortest_payload
 from rnncomp.errors import BitstreamError, RnncompError
 
@@ -380,32 +383,29 @@ class _Adaptive:
 
     def mix(self, q, coarse, fine, phase: int, j: int):
         """``(P, mixer inputs (n, 3))`` for the network's logits ``q`` of one step's bits."""
-        from rnncomp.entropy.context import PRECISION as CP
-        from rnncomp.entropy.context import PRIOR_WEIGHT
-
-        n1f, nf = self.fine_1[fine], self.fine_n[fine]
-        n1s, ns = self.coarse_1[coarse], self.coarse_n[coarse]
-        den_s = 2 * ns + 2
-        num = n1f * den_s + PRIOR_WEIGHT * (2 * n1s + 1)
-        den = (nf + PRIOR_WEIGHT) * den_s
-        pctx = np.clip((num << CP) // den, 1, (1 << CP) - 1)
-        s = np.stack([q, self.stretch[pctx >> (CP - STRETCH_BITS)], np.full_like(q, 1 << L)], axis=1)
+        den_s = 2 * self.coarse_n[coarse] + 2
+        num = self.fine_1[fine] * den_s + _PRIOR_WEIGHT * (2 * self.coarse_1[coarse] + 1)
+        den = (self.fine_n[fine] + _PRIOR_WEIGHT) * den_s
+        pctx = np.minimum(np.maximum((num << _CP) // den, 1), (1 << _CP) - 1)
+        s = np.empty((len(q), 3), np.int64)
+        s[:, 0] = q
+        s[:, 1] = self.stretch[pctx >> (_CP - STRETCH_BITS)]
+        s[:, 2] = 1 << L
         z = (s @ self.weights[phase, j]) >> 16
-        return self.lut[np.clip(z, -QMAX, QMAX) + QMAX], s
+        return self.lut[np.minimum(np.maximum(z, -QMAX), QMAX) + QMAX], s
 
     def update(self, s, p, bits, coarse, fine, phase: int, j: int):
-        from rnncomp.entropy.context import COUNT_LIMIT
-
         err = (bits << PRECISION) - p
         w = self.weights[phase, j]
-        np.clip(w + ((err @ s) >> MIX_SHIFT), -MIX_LIMIT, MIX_LIMIT, out=w)
+        w += (err @ s) >> MIX_SHIFT
+        np.minimum(np.maximum(w, -MIX_LIMIT, out=w), MIX_LIMIT, out=w)
         np.add.at(self.fine_n, fine, 1)
         np.add.at(self.fine_1, fine, bits)
         np.add.at(self.coarse_n, coarse, 1)
         np.add.at(self.coarse_1, coarse, bits)
         for n, n1 in ((self.fine_n, self.fine_1), (self.coarse_n, self.coarse_1)):
-            if n.max() > COUNT_LIMIT:
-                big = n > COUNT_LIMIT
+            if n.max() > _COUNT_LIMIT:
+                big = n > _COUNT_LIMIT
                 n1[big] = (n1[big] + 1) >> 1
                 n[big] = (n[big] + 1) >> 1
                 np.minimum(n1, n, out=n1)

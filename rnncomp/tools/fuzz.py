@@ -76,6 +76,7 @@ def tiny_models(seed: int = 0, kinds=("binary", "compact", "latent")) -> dict:
         fine_n, coarse_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * 8), rng.integers(0, 600, NB_CONTEXTS)
         m.context_prior = {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
                            "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
+        m.context_model = _random_context_model(8, rng)  # and a context model, so the learned coder is too
         return m
 
     build = {
@@ -99,6 +100,19 @@ def _side(rng) -> int:
     return int(rng.choice(SIDES)) if rng.random() < 0.8 else int(rng.integers(1, 4097))
 
 
+def _random_context_model(c: int, rng) -> dict:
+    """A well-formed random integer context model (:mod:`rnncomp.entropy.learned`) for ``c`` bits."""
+    from rnncomp.entropy import learned as lm
+
+    h1, h2 = 8, 4
+    w1 = rng.integers(-300, 301, (c, lm.FEATURE_MULTIPLE * c, h1))
+    w1[:, :c][np.triu(np.ones((c, c), bool))] = 0
+    return {"w1": w1, "b1": rng.integers(-2000, 2001, (lm.ITERATION_ROWS, lm.PHASES, c, h1)),
+            "w2": rng.integers(-300, 301, (c, h1, h2)), "b2": rng.integers(-5000, 5001, (c, h2)),
+            "w3": rng.integers(-600, 601, (c, h2)), "b3": rng.integers(-5000, 5001, (c,)),
+            "lut": lm.make_lut(), "stretch": lm.make_stretch()}
+
+
 def _pick(rng, usual, unusual, p: float = 0.85):
     return usual if rng.random() < p else unusual[int(rng.integers(len(unusual)))]
 
@@ -119,7 +133,7 @@ def _binary_case(rng, model) -> Case:
         tile = int(rng.choice((stride, 2 * stride, 64, 256, TILE, 4096, bitstream.MAX_SIDE, 2 * bitstream.MAX_SIDE)))
         overlap = int(rng.choice((stride, 32, max(stride, tile // 2), tile)))
     fields = dict(height=height, width=width, stride=stride, bits=bits, iterations=k, coder=coder, model_name="",
-                  fingerprint=zoo.fingerprint(model), tile=tile, overlap=overlap)
+                  fingerprint=zoo.fingerprint(model, coder=coder), tile=tile, overlap=overlap)
     header = _unchecked(bitstream.Header, **fields)
     try:  # the shapes a reader derives, where the fields allow them
         shape = bitstream.Header(**fields).iteration_shape
