@@ -57,8 +57,7 @@ def make_context_model(bits: int, seed: int = 0, h1: int = 8, h2: int = 4, scale
 
     r = np.random.default_rng(seed)
     w1 = r.integers(-scale, scale + 1, (bits, lm.FEATURE_MULTIPLE * bits, h1))
-    w1[:, :bits][np.triu(np.ones((bits, bits), bool))] = 0
-    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, lm.PHASES, bits, h1)),
+    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, bits, h1)),
             "w2": r.integers(-scale, scale + 1, (bits, h1, h2)), "b2": r.integers(-5000, 5001, (bits, h2)),
             "w3": r.integers(-2 * scale, 2 * scale + 1, (bits, h2)), "b3": r.integers(-5000, 5001, (bits,)),
             "lut": lm.make_lut(), "stretch": lm.make_stretch()}

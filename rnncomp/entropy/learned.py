@@ -7,35 +7,33 @@ compression") prescribe: every probability that reaches the range coder comes
 from integer weights, integer accumulators, integer rounding shifts and
 integer lookup tables, so encoder and decoder agree bit for bit on any machine
 and thread count. Deviations from the paper: a small per-channel MLP over a
-fixed causal neighbourhood instead of masked convolutions and a row LSTM, a
-four-phase order instead of raster order (both so that it decodes a Kodak
-image in about a second on a 2-core CPU), and an online integer mixer with
-adaptive counts that lets each image pull the probabilities towards its own
-statistics.
+fixed causal neighbourhood instead of masked convolutions and a row LSTM, all
+channels of a block predicted together in wavefronts (so that it decodes a
+Kodak image in about a second on a 2-core CPU), and an online integer mixer
+with the context coder's adaptive counts, which lets each image pull the
+probabilities towards its own statistics (a fixed network cannot know them).
 
-Order. The blocks of an iteration are split into four phases by the parity of
-their row and column, decoded one after the other: phase 0 = (even y, even x),
-1 = (odd, odd), 2 = (even, odd), 3 = (odd, even); within a phase channel by
-channel (c = 0 first), and within a channel in raster order. No two blocks of
-one phase are neighbours, so each (phase, channel) is one vectorised step:
-``4 C`` steps per iteration, whatever the image size.
+Order. Blocks are decoded in wavefronts ``d = 2y + x`` (rising); the blocks
+of one wavefront never depend on each other (up-right has ``d - 1``), so a
+wavefront, all channels of all its blocks, is one vectorised step: ``2h + w -
+2`` steps per iteration (222 for a Kodak image's 64 x 96 blocks, 10 for a
+thumbnail's 4 x 4). The price of coding a block's channels together: no
+channel sees the others of its own block in the same iteration. Within a
+step the bits are coded block by block (y rising), channel 0 first.
 
 Network features of bit ``b[t, y, x, c]``, each ``+1`` / ``-1`` for a 1 / 0
-bit and ``0`` where it is outside the grid or not yet decoded (``F = 15 C``):
+bit and ``0`` outside the grid (``F = 10 C``):
 
-- ``intra`` (C): this block's channels ``j < c`` in iteration t (the weights of
-  ``j >= c`` are zero);
-- ``cur`` (8C): every channel of the 8 neighbouring blocks in iteration t, in
-  the order ``(-1,-1) (-1,0) (-1,1) (0,-1) (0,1) (1,-1) (1,0) (1,1)``; a
-  neighbour counts only if its phase is earlier (else 0);
+- ``cur`` (4C): every channel of the blocks up, left, up-left and up-right in
+  iteration t (decoded in earlier wavefronts);
 - ``prev`` (5C): every channel of this block and its 4 neighbours
   ``(0,0) (-1,0) (1,0) (0,-1) (0,1)`` in iteration t-1;
 - ``prev2`` (C): every channel of this block in iteration t-2;
-- the first layer's bias is the row ``[min(t, T-1), phase]``.
+- the first layer's bias is the row ``min(t, T-1)`` (the iteration).
 
 Network, per channel c (``H1``, ``H2`` hidden units), all integers::
 
-    a1 = x . W1[c] + B1[min(t, T-1), phase, c]                  (units 2^-S)
+    a1 = x . W1[c] + B1[min(t, T-1), c]                          (units 2^-S)
     h1 = clip((a1 + 2^(S-A-1)) >> (S-A), 0, HMAX)               (units 2^-A)
     a2 = h1 . W2[c] + B2[c];  h2 = clip((a2 + 2^(S-1)) >> S, 0, HMAX)
     a3 = h2 . W3[c] + B3[c]                                      (units 2^-(S+A))
@@ -45,18 +43,17 @@ with ``S = 8``, ``A = 4``, ``L = 5``, ``HMAX = 64`` (4.0), ``QMAX = 512``
 (logit 16), weights ``|W| <= 4095``, biases ``|B| <= 2^20``; ``>>`` floors
 (numpy's and Python's arithmetic shift), so rounding is half up.
 
-Adaptive mixing (:class:`_Adaptive`), per file: context counts in the manner
-of the ``context`` coder, with context ``nb = s3 + 3 p``, ``s3`` the sign
-(0 negative, 1 zero, 2 positive) of the sum of the same channel's decoded
-neighbours, ``p`` the same bit one iteration earlier (2 in the first
-iteration), counted per ``(min(t, 3), phase, nb, c)`` (fine) and
-``(phase, nb)`` (coarse) and mixed as the context coder does into ``P_ctx``;
-then per ``(phase, c)`` a logistic mixer with integer weights ``w`` (units
+Adaptive mixing (:class:`_Adaptive`), per file: the context coder's counts
+(:mod:`rnncomp.entropy.context`: context ``nb = up + 2 left + 4 prev`` of the
+same channel, ``8 + up + 2 left`` in the first iteration; fine counts per
+``(min(t, 3), nb, c)``, coarse per ``nb``; the same estimate, halving and
+16-bit ``P_ctx``), then one logistic mixer with integer weights ``w`` (units
 2^-16, starting at ``(2^16, 0, 0)``: the network alone)::
 
     z = (w0 q + w1 STRETCH[P_ctx >> 4] + w2 2^L) >> 16,   P = LUT[clip(z, -QMAX, QMAX) + QMAX]
-    after each step:  w_i += sum((bit 2^16 - P) s_i) >> MIX_SHIFT,  clipped to +-2^24
+    after each step:  w_i += (sum((bit 2^16 - P) s_i) // n) >> MIX_SHIFT,  clipped to +-2^24
 
+(``n`` the step's bits, ``//`` floors; counts are updated after each step).
 ``P`` is P(bit = 1) in units 2^-16; constriction's ``Bernoulli(perfect=False)``
 model gets ``P / 2^16``, a dyadic float, exact on every machine. ``LUT`` (the
 sigmoid) and ``STRETCH`` (the logit of a 12-bit probability) are integer
@@ -64,18 +61,20 @@ tables stored with the model: no float function is evaluated when coding.
 
 Exactness. The network's dot products run through numpy's float64 matrix
 products on integer values: every operand is an integer and every partial sum
-is below 2^26 in magnitude (``15 C * 4095 + 2^20`` for ``C <= 64``,
+is below 2^26 in magnitude (``10 C * 4095 + 2^20`` for ``C <= 64``,
 ``H1 * 64 * 4095 + 2^20`` for ``H1 <= 256``), far inside float64's exact range
 of 2^53, so each sum is the exact integer whatever the summation order,
 blocking, FMA use or thread count of the BLAS; it is then cast to int64 for
-the shifts, clips and lookups. :func:`reference_logits` computes the same
-integers with Python ints, one bit at a time, and ``tests/test_learned.py``
-checks that they agree, also with 1 and 2 BLAS threads.
+the shifts, clips and lookups (numpy's integer matrix product is ~10x slower
+here). :func:`reference_logits` computes the same integers with Python ints,
+one bit at a time, and ``tests/test_learned.py`` checks that they agree, also
+with 1 and 2 BLAS threads.
 
 Payload: as the context coder's (:mod:`rnncomp.entropy.context`): the range
 coder's 32-bit words big-endian, trailing bytes dropped while the chunk still
 decodes, at least ``ceil(n / 1024)`` bytes for ``n`` bits (so a file cannot ask
-more decoding work than its size allows).
+more decoding work than its size allows: the steps are fixed by the header's
+grid, each bounded by the bits it holds).
 
 The table lives in the model folder as ``context-model.npz`` (made by
 ``rnncomp fit-entropy``, :mod:`rnncomp.entropy.learned_fit`); files of this
@@ -97,9 +96,9 @@ from rnncomp.entropy.context import PRIOR_WEIGHT as _PRIOR_WEIGHT
 from rnncomp.entropy.context import _constriction, _words_for_decoder, min_payload_bytes, shortest_payload
 from rnncomp.errors import BitstreamError, RnncompError
 
-__all__ = ["FILENAME", "HMAX", "ITERATION_ROWS", "LearnedCoder", "PHASES", "QMAX", "TABLE_KEYS",
-           "check_table", "features", "load_table", "logits", "make_lut", "make_stretch", "phase_map",
-           "probabilities", "reference_logits", "save_table", "table_bytes"]
+__all__ = ["FILENAME", "HMAX", "ITERATION_ROWS", "LearnedCoder", "QMAX", "TABLE_KEYS", "check_table", "features",
+           "load_table", "logits", "make_lut", "make_stretch", "probabilities", "reference_logits", "save_table",
+           "schedule", "table_bytes"]
 
 FILENAME = "context-model.npz"
 #: Fixed-point exponents: weights and biases in units 2^-S, hidden values 2^-A, logits 2^-L.
@@ -109,23 +108,20 @@ QMAX = 512
 WMAX = 4095
 BMAX = 1 << 20
 ITERATION_ROWS = 8
-PHASES = 4
 PRECISION = 16
 STRETCH_BITS = 12
 #: The mixer's weights are in units of 2^-16; its update is ``w += sum(err * s) >> MIX_SHIFT``.
 MIX_ONE = 1 << 16
-MIX_SHIFT = 13
+MIX_SHIFT = 9
 MIX_LIMIT = 1 << 24
-#: The 8 neighbours of the ``cur`` features and the 5 positions of the ``prev`` features.
-NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+#: The 4 causal neighbours of the ``cur`` features and the 5 positions of the ``prev`` features.
+NEIGHBOURS = ((-1, 0), (0, -1), (-1, -1), (-1, 1))
 PREV_POSITIONS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 #: Feature groups, in this order, with their size in multiples of C.
-GROUPS = (("intra", 1), ("cur", 8), ("prev", 5), ("prev2", 1))
+GROUPS = (("cur", 4), ("prev", 5), ("prev2", 1))
 FEATURE_MULTIPLE = sum(k for _, k in GROUPS)
-#: Phase of a block by (y % 2, x % 2).
-_PHASE = np.array([[0, 2], [3, 1]], np.int64)
-#: Adaptive counts: 9 contexts (neighbour sign x previous bit) per phase.
-NB_CONTEXTS = 9
+#: Adaptive counts: the context coder's 12 contexts (up, left, previous bit; or up, left in the first iteration).
+NB_CONTEXTS = 12
 ITERATION_BUCKETS = 4
 TABLE_KEYS = ("w1", "b1", "w2", "b2", "w3", "b3", "lut", "stretch")
 
@@ -143,19 +139,13 @@ def make_stretch() -> np.ndarray:
     return np.clip(np.floor((1 << L) * np.log(p / (1 - p)) + 0.5), -QMAX, QMAX).astype(np.int64)
 
 
-def phase_map(h: int, w: int) -> np.ndarray:
-    """The phase (0..3) of every block of an ``h x w`` grid."""
-    return _PHASE[np.arange(h)[:, None] % 2, np.arange(w)[None, :] % 2]
-
-
 def check_table(table: dict) -> dict:
     """A table's arrays as int64, after checking their shapes and ranges (``RnncompError`` if bad).
 
-    Shapes: ``w1 (C, 15C, H1)``, ``b1 (T, 4, C, H1)``, ``w2 (C, H1, H2)``, ``b2 (C, H2)``,
+    Shapes: ``w1 (C, 10C, H1)``, ``b1 (T, C, H1)``, ``w2 (C, H1, H2)``, ``b2 (C, H2)``,
     ``w3 (C, H2)``, ``b3 (C,)``, ``lut (2 QMAX + 1,)``, ``stretch (4096,)``; weights within
     ``+-4095``, biases within ``+-2^20``, the LUT in ``1 .. 2^16 - 1`` and the stretch in
-    ``+-QMAX``, both non-decreasing; ``intra`` weights of channels ``j >= c`` zero. These bounds
-    keep every sum exact (module docstring).
+    ``+-QMAX``, both non-decreasing. These bounds keep every sum exact (module docstring).
     """
     try:
         t = {k: np.asarray(table[k]) for k in TABLE_KEYS}
@@ -167,13 +157,13 @@ def check_table(table: dict) -> dict:
         t[k] = v.astype(np.int64)
     w1, b1, w2, b2, w3, b3, lut, stretch = (t[k] for k in TABLE_KEYS)
     if w1.ndim != 3 or w2.ndim != 3:
-        raise RnncompError("corrupt context model: w1 must be (C, 15C, H1) and w2 (C, H1, H2)")
+        raise RnncompError("corrupt context model: w1 must be (C, 10C, H1) and w2 (C, H1, H2)")
     c, f, h1 = w1.shape
     if not (1 <= c <= 64 and f == FEATURE_MULTIPLE * c and 1 <= h1 <= 256) or \
             w2.shape[:2] != (c, h1) or not 1 <= w2.shape[2] <= 256:
         raise RnncompError(f"corrupt context model: shapes w1 {w1.shape}, w2 {w2.shape}")
     h2 = w2.shape[2]
-    if b1.ndim != 4 or b1.shape[1:] != (PHASES, c, h1) or not 1 <= b1.shape[0] <= 64 or b2.shape != (c, h2) or \
+    if b1.ndim != 3 or b1.shape[1:] != (c, h1) or not 1 <= b1.shape[0] <= 64 or b2.shape != (c, h2) or \
             w3.shape != (c, h2) or b3.shape != (c,) or lut.shape != (2 * QMAX + 1,) or \
             stretch.shape != (1 << STRETCH_BITS,):
         raise RnncompError("corrupt context model: bias, output or table shapes")
@@ -183,8 +173,6 @@ def check_table(table: dict) -> dict:
         raise RnncompError("corrupt context model: bad LUT")
     if np.abs(stretch).max() > QMAX or (np.diff(stretch) < 0).any():
         raise RnncompError("corrupt context model: bad stretch table")
-    if (w1[:, :c][np.triu(np.ones((c, c), bool))] != 0).any():  # w1[c, j] for j >= c
-        raise RnncompError("corrupt context model: intra-block weights of channels not yet decoded")
     return t
 
 
@@ -238,31 +226,16 @@ def _signed(bits) -> np.ndarray:
     return np.asarray(bits, np.int8) * 2 - 1
 
 
-def _available(h: int, w: int) -> np.ndarray:
-    """``(h, w, 8)`` int8: whether each of the 8 neighbours is decoded before the block (an earlier phase)."""
-    ph = phase_map(h, w)
-    out = np.zeros((h, w, len(NEIGHBOURS)), np.int8)
-    for k, (dy, dx) in enumerate(NEIGHBOURS):
-        nph = _PHASE[(np.arange(h)[:, None] + dy) % 2, (np.arange(w)[None, :] + dx) % 2]
-        out[..., k] = nph < ph
-    return out
-
-
 def features(cur, prev=None, prev2=None) -> np.ndarray:
-    """Features ``(h, w, 15C)`` int8 of every bit of an iteration whose bits ``cur`` are all known.
+    """Features ``(h, w, 10C)`` int8 of every block of an iteration whose bits ``cur`` are all known.
 
     ``cur``, ``prev``, ``prev2``: bits (h, w, C) of iterations t, t-1, t-2 (None before the first).
-    The ``cur`` group is masked to the neighbours of earlier phases; the ``intra`` group holds all of
-    the block's channels (the weights mask ``j >= c``).
     """
     x = _signed(cur)
-    h, w, _ = x.shape
     z = np.zeros_like(x)
     p = _signed(prev) if prev is not None else z
     p2 = _signed(prev2) if prev2 is not None else z
-    avail = _available(h, w)
-    groups = [x] + [_shift(x, dy, dx) * avail[..., k:k + 1] for k, (dy, dx) in enumerate(NEIGHBOURS)]
-    groups += [_shift(p, dy, dx) for dy, dx in PREV_POSITIONS] + [p2]
+    groups = [_shift(x, dy, dx) for dy, dx in NEIGHBOURS] + [_shift(p, dy, dx) for dy, dx in PREV_POSITIONS] + [p2]
     return np.concatenate(groups, axis=-1)
 
 
@@ -278,19 +251,13 @@ def _prepare(table: dict) -> dict:
     return t
 
 
-def _logit(table: dict, a1: np.ndarray, c) -> np.ndarray:
-    """The clipped logit ``q`` (units 2^-L, int64) from first-layer sums ``a1`` (int64): ``(n, H1)`` of
-    channel ``c``, or ``(n, C, H1)`` of every channel with ``c=None``."""
-    h1 = np.clip(_rshift_round(a1, S - A), 0, HMAX).astype(np.float64)
-    if c is None:
-        a2 = np.matmul(h1.transpose(1, 0, 2), table["_w2f"]).transpose(1, 0, 2).astype(np.int64) + table["b2"]
-        h2 = np.clip(_rshift_round(a2, S), 0, HMAX).astype(np.float64)
-        a3 = np.einsum("ncg,cg->nc", h2, table["_w3f"]).astype(np.int64) + table["b3"]
-    else:
-        a2 = (h1 @ table["_w2f"][c]).astype(np.int64) + table["b2"][c]
-        h2 = np.clip(_rshift_round(a2, S), 0, HMAX).astype(np.float64)
-        a3 = (h2 @ table["_w3f"][c]).astype(np.int64) + table["b3"][c]
-    return np.clip(_rshift_round(a3, S + A - L), -QMAX, QMAX)
+def _logit(table: dict, a1: np.ndarray) -> np.ndarray:
+    """The clipped logits ``q`` (units 2^-L, int64, ``(n, C)``) from first-layer sums ``a1`` (int64, ``(n, C, H1)``)."""
+    h1 = np.minimum(np.maximum(_rshift_round(a1, S - A), 0), HMAX).astype(np.float64)
+    a2 = np.matmul(h1.transpose(1, 0, 2), table["_w2f"]).transpose(1, 0, 2).astype(np.int64) + table["b2"]
+    h2 = np.minimum(np.maximum(_rshift_round(a2, S), 0), HMAX).astype(np.float64)
+    a3 = np.einsum("ncg,cg->nc", h2, table["_w3f"]).astype(np.int64) + table["b3"]
+    return np.minimum(np.maximum(_rshift_round(a3, S + A - L), -QMAX), QMAX)
 
 
 def logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
@@ -299,9 +266,8 @@ def logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.nd
     c, f, h1 = t["w1"].shape
     h, w = np.shape(cur)[:2]
     x = features(cur, prev, prev2).reshape(h * w, f).astype(np.float64)
-    a1 = (x @ t["_w1f"]).astype(np.int64).reshape(h * w, c, h1)
-    a1 += t["b1"][min(iteration, t["b1"].shape[0] - 1)][phase_map(h, w).ravel()]
-    return _logit(t, a1, None).reshape(h, w, c)
+    a1 = (x @ t["_w1f"]).astype(np.int64).reshape(h * w, c, h1) + t["b1"][min(iteration, t["b1"].shape[0] - 1)]
+    return _logit(t, a1).reshape(h, w, c)
 
 
 def probabilities(table: dict, cur, prev=None, prev2=None, iteration: int = 0) -> np.ndarray:
@@ -318,7 +284,6 @@ def reference_logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0
     n2 = t["w2"].shape[2]
     cur = np.asarray(cur)
     h, w = cur.shape[:2]
-    phase = [[0, 2], [3, 1]]
 
     def bit(arr, y, x, j):
         if arr is None or not (0 <= y < h and 0 <= x < w):
@@ -329,22 +294,16 @@ def reference_logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0
     out = np.zeros((h, w, cc), np.int64)
     for y in range(h):
         for x in range(w):
-            ph = phase[y % 2][x % 2]
-            feats = [bit(cur, y, x, j) for j in range(cc)]
+            feats = []
             for dy, dx in NEIGHBOURS:
-                known = phase[(y + dy) % 2][(x + dx) % 2] < ph
-                feats += [bit(cur, y + dy, x + dx, j) if known else 0 for j in range(cc)]
+                feats += [bit(cur, y + dy, x + dx, j) for j in range(cc)]
             for dy, dx in PREV_POSITIONS:
                 feats += [bit(prev, y + dy, x + dx, j) for j in range(cc)]
             feats += [bit(prev2, y, x, j) for j in range(cc)]
             for c in range(cc):
                 hid1 = []
                 for k in range(n1):
-                    a = b1[row][ph][c][k]
-                    for i in range(f):
-                        if c <= i < cc:
-                            continue  # a channel of this block not decoded yet
-                        a += feats[i] * w1[c][i][k]
+                    a = b1[row][c][k] + sum(feats[i] * w1[c][i][k] for i in range(f))
                     hid1.append(min(max((a + (1 << (S - A - 1))) >> (S - A), 0), HMAX))
                 hid2 = []
                 for g in range(n2):
@@ -359,30 +318,30 @@ def reference_logits(table: dict, cur, prev=None, prev2=None, iteration: int = 0
 
 
 class _Adaptive:
-    """The per-file adaptive half of the coder: context counts and online logistic mixers (integers).
+    """The per-file adaptive half of the coder: context counts and an online logistic mixer (integers).
 
-    See the module docstring; the counts follow :mod:`rnncomp.entropy.context` (the same
-    estimate, prior weight, halving and 16-bit quantisation).
+    See the module docstring; the counts are the context coder's (:mod:`rnncomp.entropy.context`:
+    the same contexts, estimate, prior weight, halving and 16-bit quantisation).
     """
 
     def __init__(self, c: int, table: dict):
         self.c = c
         self.lut, self.stretch = table["lut"], table["stretch"]
-        self.fine_n = np.zeros(ITERATION_BUCKETS * PHASES * NB_CONTEXTS * c, np.int64)
+        self.fine_n = np.zeros(ITERATION_BUCKETS * NB_CONTEXTS * c, np.int64)
         self.fine_1 = np.zeros_like(self.fine_n)
-        self.coarse_n = np.zeros(PHASES * NB_CONTEXTS, np.int64)
+        self.coarse_n = np.zeros(NB_CONTEXTS, np.int64)
         self.coarse_1 = np.zeros_like(self.coarse_n)
-        self.weights = np.tile(np.array([MIX_ONE, 0, 0], np.int64), (PHASES, c, 1))
+        self.channels = np.arange(c, dtype=np.int64)
+        self.weights = np.array([MIX_ONE, 0, 0], np.int64)
 
-    def contexts(self, iteration: int, phase: int, j: int, nsum: np.ndarray, prev):
-        """``(coarse, fine)`` count indices of channel ``j``'s bits (``nsum``: the neighbours' signed sum)."""
-        nb = np.sign(nsum).astype(np.int64) + 1 + 3 * (2 if prev is None else prev.astype(np.int64))
-        coarse = phase * NB_CONTEXTS + nb
-        fine = ((min(iteration, ITERATION_BUCKETS - 1) * PHASES + phase) * NB_CONTEXTS + nb) * self.c + j
-        return coarse, fine
+    def contexts(self, iteration: int, up, left, prev):
+        """``(coarse, fine)`` count indices ``(n, C)`` from the bits up, left and one iteration earlier."""
+        nb = (8 + up + 2 * left) if prev is None else (up + 2 * left + 4 * prev)
+        fine = (min(iteration, ITERATION_BUCKETS - 1) * NB_CONTEXTS + nb) * self.c + self.channels
+        return nb, fine
 
-    def mix(self, q, coarse, fine, phase: int, j: int):
-        """``(P, mixer inputs (n, 3))`` for the network's logits ``q`` of one step's bits."""
+    def mix(self, q, coarse, fine):
+        """``(P, mixer inputs (n, 3))`` for the network's logits ``q`` (flat) of one step's bits."""
         den_s = 2 * self.coarse_n[coarse] + 2
         num = self.fine_1[fine] * den_s + _PRIOR_WEIGHT * (2 * self.coarse_1[coarse] + 1)
         den = (self.fine_n[fine] + _PRIOR_WEIGHT) * den_s
@@ -391,13 +350,13 @@ class _Adaptive:
         s[:, 0] = q
         s[:, 1] = self.stretch[pctx >> (_CP - STRETCH_BITS)]
         s[:, 2] = 1 << L
-        z = (s @ self.weights[phase, j]) >> 16
+        z = (s @ self.weights) >> 16
         return self.lut[np.minimum(np.maximum(z, -QMAX), QMAX) + QMAX], s
 
-    def update(self, s, p, bits, coarse, fine, phase: int, j: int):
+    def update(self, s, p, bits, coarse, fine):
         err = (bits << PRECISION) - p
-        w = self.weights[phase, j]
-        w += (err @ s) >> MIX_SHIFT
+        w = self.weights
+        w += ((err @ s) // len(err)) >> MIX_SHIFT
         np.minimum(np.maximum(w, -MIX_LIMIT, out=w), MIX_LIMIT, out=w)
         np.add.at(self.fine_n, fine, 1)
         np.add.at(self.fine_1, fine, bits)
@@ -414,10 +373,13 @@ class _Adaptive:
 # --- the coder -------------------------------------------------------------------------------------
 
 
-def _phase_blocks(h: int, w: int) -> list:
-    """``(ys, xs)`` int64 of the blocks of each phase, in raster order."""
-    ph = phase_map(h, w)
-    return [tuple(a.astype(np.int64) for a in np.nonzero(ph == p)) for p in range(PHASES)]
+def schedule(h: int, w: int) -> list:
+    """The wavefronts ``d = 2y + x`` in order: ``(ys, xs)`` int64 arrays, y rising within each."""
+    out = []
+    for d in range(2 * (h - 1) + w):
+        y = np.arange(max(0, -(-(d - w + 1) // 2)), min(h - 1, d // 2) + 1, dtype=np.int64)
+        out.append((y, d - 2 * y))
+    return out
 
 
 class LearnedCoder(IterationCoder):
@@ -435,7 +397,7 @@ class LearnedCoder(IterationCoder):
             raise BitstreamError(f"the context model is for codes of {self.table['w1'].shape[0]} bits, "
                                  f"this file has {self.bits}")
         self._history = []  # the last two iterations' bits, (h, w, C) uint8
-        self._blocks = None
+        self._waves = None
         self._adaptive = _Adaptive(self.bits, self.table)
 
     def _context(self):
@@ -444,15 +406,15 @@ class LearnedCoder(IterationCoder):
         return prev, prev2
 
     def _run(self, bits=None, decoder=None, model=None):
-        """One iteration in coding order; returns ``(bits (h, w, C) uint8, [P of each step])``.
+        """One iteration in coding order; returns ``(bits (h, w, C) uint8, [P of each step, (n, C)])``.
 
         With ``bits`` (encoder, or a chunk stored raw): the network runs once over every bit.
-        With ``decoder`` and ``model``: the bits are decoded, step by step.
+        With ``decoder`` and ``model``: the bits are decoded, wavefront by wavefront.
         """
         t = self.table
         h, w, c = self.shape
-        if self._blocks is None:
-            self._blocks = _phase_blocks(h, w)
+        if self._waves is None:
+            self._waves = schedule(h, w)
         prev, prev2 = self._context()
         ad = self._adaptive
         h1 = t["w1"].shape[2]
@@ -460,47 +422,35 @@ class LearnedCoder(IterationCoder):
             q_all = logits(t, bits, prev, prev2, self.iteration)
         else:
             # the first layer's sums over the previous iterations' features, for every block at once
-            known = features(np.zeros(self.shape, np.uint8), prev, prev2).reshape(h * w, -1)[:, 9 * c:]
-            base = (known.astype(np.float64) @ t["_w1f"][9 * c:]).astype(np.int64).reshape(h, w, c, h1)
-            w_cur = t["_w1f"][c:9 * c]  # (8C, C*H1)
-            w_intra = t["_w1f"][:c].reshape(c, c, h1)  # (C_j, C_c, H1)
-            rows = t["b1"][min(self.iteration, t["b1"].shape[0] - 1)]
-        cur = np.zeros((h + 2, w + 2, c), np.int8)  # signed bits decoded so far, with a zero border
+            known = features(np.zeros(self.shape, np.uint8), prev, prev2).reshape(h * w, -1)[:, 4 * c:]
+            base = (known.astype(np.float64) @ t["_w1f"][4 * c:]).astype(np.int64).reshape(h, w, c, h1)
+            base += t["b1"][min(self.iteration, t["b1"].shape[0] - 1)]
+            w_cur = t["_w1f"][:4 * c]  # (4C, C*H1)
+        cur = np.zeros((h + 1, w + 2, c), np.int8)  # signed bits decoded so far, a zero border above, left, right
         probs = []
         scale = 1.0 / (1 << PRECISION)
-        for phase, (ys, xs) in enumerate(self._blocks):
-            if not len(ys):
-                continue
+        for ys, xs in self._waves:
             yy, xx = ys + 1, xs + 1
-            nbrs = np.stack([cur[yy + dy, xx + dx] for dy, dx in NEIGHBOURS], axis=1)  # (n, 8, C)
-            nsum = nbrs.sum(axis=1, dtype=np.int64)  # same-channel neighbours, for the counts
+            up, left = cur[yy - 1, xx], cur[yy, xx - 1]
             if decoder is not None:
-                a1 = (nbrs.reshape(len(ys), -1).astype(np.float64) @ w_cur).astype(np.int64)
-                a1 = a1.reshape(len(ys), c, h1) + base[ys, xs] + rows[phase]
-                block = np.zeros((len(ys), c), np.float64)
-            pv = prev[ys, xs] if prev is not None else None
-            for j in range(c):
-                if decoder is not None:
-                    a = a1[:, j]
-                    if j:
-                        a = a + (block[:, :j] @ w_intra[:j, j]).astype(np.int64)
-                    q = _logit(t, a, j)
-                else:
-                    q = q_all[ys, xs, j]
-                coarse, fine = ad.contexts(self.iteration, phase, j, nsum[:, j], None if pv is None else pv[:, j])
-                p, s = ad.mix(q, coarse, fine, phase, j)
-                if decoder is not None:
-                    sym = np.asarray(decoder.decode(model, p * scale), dtype=np.int64)
-                    block[:, j] = 2 * sym - 1
-                else:
-                    sym = bits[ys, xs, j].astype(np.int64)
-                    probs.append(p)
-                ad.update(s, p, sym, coarse, fine, phase, j)
-            if decoder is not None:
-                cur[yy, xx] = block.astype(np.int8)
+                nb = np.concatenate([up, left, cur[yy - 1, xx - 1], cur[yy - 1, xx + 1]], axis=1)
+                a1 = (nb.astype(np.float64) @ w_cur).astype(np.int64).reshape(len(ys), c, h1) + base[ys, xs]
+                q = _logit(t, a1)
             else:
+                q = q_all[ys, xs]
+            coarse, fine = ad.contexts(self.iteration, (up > 0).astype(np.int64), (left > 0).astype(np.int64),
+                                       None if prev is None else prev[ys, xs].astype(np.int64))
+            coarse, fine = coarse.ravel(), fine.ravel()
+            p, s_in = ad.mix(q.ravel(), coarse, fine)
+            if decoder is not None:
+                sym = np.asarray(decoder.decode(model, p * scale), dtype=np.int64)
+                cur[yy, xx] = (2 * sym - 1).reshape(len(ys), c)
+            else:
+                sym = bits[ys, xs].ravel().astype(np.int64)
+                probs.append(p)
                 cur[yy, xx] = _signed(bits[ys, xs])
-        return np.ascontiguousarray((cur[1:h + 1, 1:w + 1] > 0).astype(np.uint8)), probs
+            ad.update(s_in, p, sym, coarse, fine)
+        return np.ascontiguousarray((cur[1:, 1:w + 1] > 0).astype(np.uint8)), probs
 
     def _advance(self, bits):
         self._history = (self._history + [np.asarray(bits, np.uint8)])[-2:]
@@ -512,7 +462,7 @@ class LearnedCoder(IterationCoder):
         if bits.shape != self.shape:
             raise ValueError(f"bits must have shape {self.shape}, got {bits.shape}")
         _, probs = self._run(bits)
-        target = np.concatenate([bits[ys, xs].T.ravel() for ys, xs in self._blocks if len(ys)]).astype(np.int32)
+        target = np.concatenate([bits[ys, xs].ravel() for ys, xs in self._waves]).astype(np.int32)
         self._advance(bits)
         p = np.concatenate(probs) / float(1 << PRECISION)
         model = cm.stream.model.Bernoulli(perfect=False)

@@ -103,10 +103,9 @@ def _tf_features(s):
     """The context features (:func:`rnncomp.entropy.learned.features`) of codes ``s`` ``(n, k, h, w, C)`` in +-1."""
     import tensorflow as tf
 
-    from rnncomp.entropy.learned import NEIGHBOURS, PREV_POSITIONS, _available
+    from rnncomp.entropy.learned import NEIGHBOURS, PREV_POSITIONS
 
     h, w = s.shape[2], s.shape[3]
-    avail = tf.constant(_available(h, w).astype(np.float32))  # (h, w, 8)
 
     def padded(a):
         return tf.pad(a, [[0, 0], [0, 0], [1, 1], [1, 1], [0, 0]])
@@ -118,8 +117,7 @@ def _tf_features(s):
     p = tf.concat([zero, s[:, :-1]], axis=1)
     p2 = tf.concat([zero, zero, s[:, :-2]], axis=1)[:, :s.shape[1]]
     sp, pp = padded(s), padded(p)
-    groups = [s] + [shift(sp, dy, dx) * avail[:, :, k:k + 1] for k, (dy, dx) in enumerate(NEIGHBOURS)]
-    groups += [shift(pp, dy, dx) for dy, dx in PREV_POSITIONS] + [p2]
+    groups = [shift(sp, dy, dx) for dy, dx in NEIGHBOURS] + [shift(pp, dy, dx) for dy, dx in PREV_POSITIONS] + [p2]
     return tf.concat(groups, axis=-1)
 
 
@@ -134,12 +132,10 @@ class _Net:
         self.lm = lm
         rng = np.random.default_rng(seed)
         f = lm.FEATURE_MULTIPLE * c
-        mask = np.ones((c, f, 1), np.float32)
-        mask[:, :c, 0] = np.tril(np.ones((c, c), np.float32), -1)  # w1[c, j] only for j < c
-        self.mask = tf.constant(mask)
+        self.mask = tf.constant(np.ones((c, f, 1), np.float32))
         self.c, self.rows = c, rows
         self.w1 = tf.Variable(rng.normal(0, 1 / np.sqrt(f), (c, f, hidden1)).astype(np.float32))
-        self.b1 = tf.Variable(np.full((rows, lm.PHASES, c, hidden1), 0.5, np.float32))
+        self.b1 = tf.Variable(np.full((rows, c, hidden1), 0.5, np.float32))
         self.w2 = tf.Variable(rng.normal(0, 1 / np.sqrt(hidden1), (c, hidden1, hidden2)).astype(np.float32))
         self.b2 = tf.Variable(np.full((c, hidden2), 0.5, np.float32))
         self.w3 = tf.Variable(rng.normal(0, 1 / np.sqrt(hidden2), (c, hidden2)).astype(np.float32))
@@ -152,11 +148,10 @@ class _Net:
 
         lm = self.lm
         wmax, bmax = float(lm.WMAX), float(lm.BMAX)
-        k, h, w = s.shape[1], s.shape[2], s.shape[3]
+        k = s.shape[1]
         x = _tf_features(s)
         rows = tf.minimum(tf.range(k), self.rows - 1)
-        b1 = tf.gather(_fake_quant(self.b1, lm.S, bmax), rows)  # (k, 4, C, H1)
-        b1 = tf.gather(b1, tf.constant(lm.phase_map(h, w)), axis=1)[None]  # (1, k, h, w, C, H1)
+        b1 = tf.gather(_fake_quant(self.b1, lm.S, bmax), rows)[None, :, None, None]  # (1, k, 1, 1, C, H1)
         a1 = tf.einsum("nkhwf,cfj->nkhwcj", x, _fake_quant(self.w1 * self.mask, lm.S, wmax)) + b1
         h1 = tf.clip_by_value(_round_st(a1 * (1 << lm.A)) / (1 << lm.A), 0.0, lm.HMAX / (1 << lm.A))
         a2 = tf.einsum("nkhwcj,cjg->nkhwcg", h1, _fake_quant(self.w2, lm.S, wmax)) + \

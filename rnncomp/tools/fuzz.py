@@ -106,8 +106,7 @@ def _random_context_model(c: int, rng) -> dict:
 
     h1, h2 = 8, 4
     w1 = rng.integers(-300, 301, (c, lm.FEATURE_MULTIPLE * c, h1))
-    w1[:, :c][np.triu(np.ones((c, c), bool))] = 0
-    return {"w1": w1, "b1": rng.integers(-2000, 2001, (lm.ITERATION_ROWS, lm.PHASES, c, h1)),
+    return {"w1": w1, "b1": rng.integers(-2000, 2001, (lm.ITERATION_ROWS, c, h1)),
             "w2": rng.integers(-300, 301, (c, h1, h2)), "b2": rng.integers(-5000, 5001, (c, h2)),
             "w3": rng.integers(-600, 601, (c, h2)), "b3": rng.integers(-5000, 5001, (c,)),
             "lut": lm.make_lut(), "stretch": lm.make_stretch()}
