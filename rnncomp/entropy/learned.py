@@ -112,7 +112,7 @@ PRECISION = 16
 STRETCH_BITS = 12
 #: The mixer's weights are in units of 2^-16; its update is ``w += sum(err * s) >> MIX_SHIFT``.
 MIX_ONE = 1 << 16
-MIX_SHIFT = 9
+MIX_SHIFT = 7
 MIX_LIMIT = 1 << 24
 #: The 4 causal neighbours of the ``cur`` features and the 5 positions of the ``prev`` features.
 NEIGHBOURS = ((-1, 0), (0, -1), (-1, -1), (-1, 1))
