@@ -122,7 +122,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kodak", required=True, help="the Kodak folder")
     ap.add_argument("--thumbs", required=True, help="the hold-out thumbnails (.npz)")
     ap.add_argument("--iterations", type=int, default=8)
-    ap.add_argument("--limit", type=int, help="at most N images of each dataset (a quick check)")
+    ap.add_argument("--kodak-limit", type=int, help="only the first N Kodak images (a quick check)")
+    ap.add_argument("--thumbs-limit", type=int, help="only the first N thumbnails (a quick check)")
     ap.add_argument("--out", required=True, help="output folder")
     args = ap.parse_args(argv)
 
@@ -137,11 +138,12 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = {"name": f"entropy-coders-{args.model}", "model": args.model, "command": " ".join(sys.argv),
                "machine": machine_info(with_tensorflow=True), "datasets": {}}
-    for name, source, batch in (("kodak", args.kodak, 1), ("thumbs32-holdout", args.thumbs, 250)):
-        images = [img for _, img in load_images(source, limit=args.limit)]
+    for name, source, batch, limit in (("kodak", args.kodak, 1, args.kodak_limit),
+                                       ("thumbs32-holdout", args.thumbs, 250, args.thumbs_limit)):
+        images = [img for _, img in load_images(source, limit=limit)]
         t0 = time.perf_counter()
         results["datasets"][name] = measure_dataset(
-            fc, images, args.iterations, batch, model_decode_limit=None if name == "kodak" else 50,
+            fc, images, args.iterations, min(batch, len(images)), model_decode_limit=None if name == "kodak" else 20,
             progress=lambda m, n=name: print(f"{n}: {m} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr))
     stem = out / f"coders-{args.model}"
     stem.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
           f"{results['machine'].get('cpu', '')}, {results['machine'].get('cores', '')} cores, {isa}, no GPU, "
           "shared with other jobs while measured (the command ran at `nice 19`): times are upper bounds.", ""]
     md += [_table("Kodak", results["datasets"]["kodak"]),
-           _table("Thumbnails (1,000 hold-out, 32x32)", results["datasets"]["thumbs32-holdout"])]
+           _table("Thumbnails (hold-out, 32x32)", results["datasets"]["thumbs32-holdout"])]
     stem.with_suffix(".md").write_text("\n".join(md) + "\n")
     print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)
     return 0
