@@ -17,7 +17,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .DEFAULT_GOAL := help
 CONFIG ?= experiments/default.json
 PORT ?= 6006
-.PHONY: fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
+PHONY_WEB = web web-install web-jpeg web-test web-vectors web-model web-screenshot web-bench
+.PHONY: $(PHONY_WEB) fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,8 +34,51 @@ $(VENV)/.installed: setup.py
 run: install ## the main job on built-in defaults: the shipped codec vs JPEG on the bundled samples
 	$(BIN)/rnncomp demo --out results/demo
 
-test: install ## the default (fast) test suite, on 2 processes (pytest-xdist, a file per process at a time)
+test: install ## the default (fast) test suite, on 2 processes (pytest-xdist, a file per process at a time), then the web decoder's (node --test)
 	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadfile --durations=15
+	$(MAKE) --no-print-directory web-test
+
+# --- the web decoder (web/: JavaScript, onnxruntime-web; docs/web.md) ---------------------------------------------
+
+WEB_PORT ?= 8020
+WEB_MODEL_DIR ?= web/model
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-install: ## install the web decoder's npm packages (npm ci: onnxruntime-web; puppeteer-core for the browser test)
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory web/node_modules/.installed; \
+	else echo "web-install: npm is not installed (apt-get install nodejs npm)"; exit 1; fi
+
+web-test: ## the web decoder's tests under Node (codes, hostile files, network pixels; headless Chromium when installed)
+	@if ! command -v node >/dev/null; then echo "web-test: SKIPPED: node is not installed (apt-get install nodejs npm)"; \
+	else $(MAKE) --no-print-directory web-install web-jpeg && cd web && npm test; fi
+
+web/vectors/jpeg/.written: web/vectors/model.json
+	$(BIN)/python -m rnncomp.tools.webvectors --jpeg-only --out web/vectors
+	touch $@
+
+web-jpeg: install ## the demo page's JPEGs at the files' byte counts (web/vectors/jpeg: derived from model.json, not committed)
+	@$(MAKE) --no-print-directory web/vectors/jpeg/.written
+
+web: web-install web-jpeg ## the demo page on http://127.0.0.1:$(WEB_PORT)/demo/ (a local static server; Ctrl-C stops)
+	cd web && node serve.mjs --port $(WEB_PORT)
+
+web-vectors: install ## rewrite the test vectors in web/vectors (codes, hostile files, the default model's thumbnails)
+	$(BIN)/python -m rnncomp.tools.webvectors --out web/vectors
+
+web-model: install ## re-export the default model's decoder network for the page (ONNX, 32x32) into $(WEB_MODEL_DIR)
+	$(BIN)/rnncomp export --model $(MODEL) --format onnx --decoder-only --out $(WEB_MODEL_DIR) --force
+	rm -f $(WEB_MODEL_DIR)/decode_example.py
+
+web-screenshot: web-install web-jpeg ## the demo page in headless Chromium -> docs/web-demo.png
+	cd web && RNNCOMP_WEB_SCREENSHOT=../docs/web-demo.png node --test test/browser.test.js
+
+web-bench: web-install web-jpeg ## decode time per 32x32 thumbnail at 2, 4, 8 iterations: Chromium (the page) and Python -> $(RESULTS)/web
+	mkdir -p $(RESULTS)/web
+	cd web && RNNCOMP_WEB_BENCH=../$(RESULTS)/web/browser.json node --test test/browser.test.js
+	$(BIN)/python -m rnncomp.tools.webvectors --bench --out $(RESULTS)/web/python.json
 
 FAST_TESTS = tests/test_imports.py tests/test_bitstream.py tests/test_entropy.py tests/test_families.py \
   tests/test_layers.py tests/test_metrics.py tests/test_rd.py tests/test_registry.py tests/test_images.py \
@@ -154,6 +198,7 @@ ship-srgan: install ## ship CKPT (an srgan-train checkpoint) as SRGAN_MODEL, wit
 # --- the hyperprior codec (Balle et al. 2018) ------------------------------------------------------
 
 HP_MODEL ?= hyperprior-default
+HP_PREVIOUS ?= hyperprior-default-8001
 HP_RUN ?= runs/hyperprior-default
 
 train-hyperprior: ## train the hyperprior codec (experiments/hyperprior-default.json); resumes
@@ -165,10 +210,12 @@ ship-hyperprior: install ## ship CKPT as HP_MODEL (float16 weights: float32 ones
 
 evaluate-hyperprior: install ## HP_MODEL on Kodak and the 1,000 hold-out thumbnails (real files, every rate point) vs JPEG, WebP, rnncomp-default
 	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(HP_MODEL) --out $(RESULTS)/kodak/$(HP_MODEL).json \
-	  --compare $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json --plot $(RESULTS)/kodak/rd-$(HP_MODEL).png --bpp-max 2
+	  --compare $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json $(wildcard $(RESULTS)/kodak/$(HP_PREVIOUS).json) \
+	  --plot $(RESULTS)/kodak/rd-$(HP_MODEL).png --bpp-max 2
 	$(BIN)/rnncomp report --ours $(RESULTS)/kodak/$(HP_MODEL).json --against $(KODAK_REFS) $(RESULTS)/kodak/$(MODEL)-auto.json \
+	  $(wildcard $(RESULTS)/kodak/$(HP_PREVIOUS).json) \
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(HP_MODEL).md
-	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(HP_MODEL) --no-per-image --headerless \
+	$(BIN)/rnncomp evaluate --data $(DATA)/thumbs32/cifar10_train_09.npz --model $(HP_MODEL) --quality 0,4,8,12,16,20 --no-per-image --headerless \
 	  --batch 250 --out $(RESULTS)/thumbs32/$(HP_MODEL).json --compare $(THUMBS_REFS) --plot $(RESULTS)/thumbs32/rd-$(HP_MODEL).png
 
 evaluate-e2e: install ## the shipped end-to-end codec on Kodak: every coder, bicubic and SRGAN upscaling, vs JPEG and ours

@@ -42,22 +42,13 @@ def anchors() -> Path:
 
 def make_prior(bits: int, seed: int = 0) -> dict:
     """A well-formed random context prior for ``bits`` channels (for the ``prior`` coder's tests)."""
-    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
+    from rnncomp.entropy.prior import random_prior
 
-    rng = np.random.default_rng(seed)
-    fine_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * bits)
-    coarse_n = rng.integers(0, 600, NB_CONTEXTS)
-    return {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
-            "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
+    return random_prior(bits, seed)
 
 
 def make_context_model(bits: int, seed: int = 0, h1: int = 8, h2: int = 4, scale: int = 300) -> dict:
     """A well-formed random integer context model for ``bits`` channels (for the ``learned`` coder's tests)."""
-    from rnncomp.entropy import learned as lm
+    from rnncomp.entropy.learned import random_context_model
 
-    r = np.random.default_rng(seed)
-    w1 = r.integers(-scale, scale + 1, (bits, lm.FEATURE_MULTIPLE * bits, h1))
-    return {"w1": w1, "b1": r.integers(-2000, 2001, (lm.ITERATION_ROWS, bits, h1)),
-            "w2": r.integers(-scale, scale + 1, (bits, h1, h2)), "b2": r.integers(-5000, 5001, (bits, h2)),
-            "w3": r.integers(-2 * scale, 2 * scale + 1, (bits, h2)), "b3": r.integers(-5000, 5001, (bits,)),
-            "lut": lm.make_lut(), "stretch": lm.make_stretch()}
+    return random_context_model(bits, seed, h1, h2, scale)

@@ -136,6 +136,7 @@ def test_cli_has_the_bench_subcommand():
 
     args = build_parser().parse_args(["bench", "--quick", "--out", "x", "--runs", "2", "--iterations", "2,4"])
     assert args.func is cmd_bench and args.quick and args.runs == 2 and args.iterations == [2, 4]
+    assert build_parser().parse_args(["bench", "--families"]).families
 
 
 def test_a_failing_child_case_is_reported_not_raised():
@@ -160,3 +161,49 @@ def test_seam_report_quick(tmp_path):
     assert doc["windows"] > 4 and 0 < doc["border_fraction"] < 1
     assert row["border_gap_db"] > -0.5  # no seams: the borders are as good as the untiled file's
     assert (tmp_path / "seams.md").read_text().count("|") > 10
+
+
+def test_model_clock_counts_a_nested_call_once_and_restores_the_methods(monkeypatch):
+    import types
+
+    from rnncomp.tools.bench import coding
+
+    now = [0.0]  # a fake clock: the methods advance it, so the test does not depend on the machine's load
+    monkeypatch.setattr(coding, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+
+    class Model:
+        def analysis(self, x):
+            now[0] += 2.0
+            return x
+
+        def analyze(self, x):
+            return self.analysis(x)  # as the hyperprior's analyze calls its analysis
+
+        def synthesize(self, y):
+            now[0] += 1.0
+            return y
+
+    m = Model()
+    with coding._model_clock(m, {"encode": ("analysis", "analyze"), "decode": ("synthesize",)}) as clock:
+        m.analyze(1)
+        m.synthesize(2)
+        m.analysis(3)
+    assert clock == {"encode": 4.0, "decode": 1.0}  # analyze's inner analysis counted once, not 6.0
+    assert "analyze" not in m.__dict__ and "synthesize" not in m.__dict__
+
+
+def test_families_bench_quick_times_the_hyperprior_beside_jpeg(tmp_path):
+    from rnncomp.tools.bench.families import family_bench
+
+    doc = family_bench(tmp_path, quick=True, models=("hyperprior-default",), workloads=("thumbnail", "photo"),
+                       progress=False, command="pytest")
+    rows = doc["speed"]
+    assert {r["workload"] for r in rows} == {"thumbnail", "photo"}
+    assert {r["rate"] for r in rows} == {0, 10, 20} and all(r["rate_name"] == "quality" for r in rows)
+    for r in rows:
+        assert 0 < r["encode_model_s"] <= r["encode_s"] and 0 < r["decode_model_s"] <= r["decode_s"]
+    photo = sorted((r for r in rows if r["workload"] == "photo"), key=lambda r: r["rate"])
+    assert photo[0]["bpp"] < photo[1]["bpp"] < photo[2]["bpp"]  # real files: more bytes at higher rate points
+    assert {b["codec"] for b in doc["baselines"]} == {"jpeg-pillow", "webp-pillow"}
+    md = (tmp_path / "families.md").read_text()
+    assert "hyperprior-default" in md and "jpeg-pillow" in md and json.loads((tmp_path / "families.json").read_text())

@@ -89,18 +89,19 @@ def test_training_only_fields_are_the_fingerprints():
     assert set(config.training_only_fields({})) == set().union(*expected.values())  # a dict config
 
 
-@pytest.mark.parametrize("step", [8263, 11575])
-def test_a_file_of_a_replaced_default_still_decodes(step):
-    """Files of a replaced rnncomp-default name the default; they decode with rnncomp-default-<step>."""
+@pytest.mark.parametrize("name,step", [("rnncomp-default", 8263), ("rnncomp-default", 11575),
+                                       ("hyperprior-default", 8001)])
+def test_a_file_of_a_replaced_default_still_decodes(name, step):
+    """Files of a replaced default name the default; they decode with ``<name>-<step>``."""
     import numpy as np
 
     from rnncomp import bitstream, codec
-    from rnncomp.zoo import DEFAULT_MODEL, fingerprint, load_model
+    from rnncomp.zoo import fingerprint, load_model
 
-    data = (Path(__file__).parent / "fixtures" / f"rnncomp-default-step{step}.rnc").read_bytes()
-    header = bitstream.read_header(data)
-    assert header.model_name == DEFAULT_MODEL
-    assert fingerprint(load_model(DEFAULT_MODEL), 4) != header.fingerprint  # the default has moved on
+    data = (Path(__file__).parent / "fixtures" / f"{name}-step{step}.rnc").read_bytes()
+    header = bitstream.parse(data).header
+    assert header.model_name == name
+    assert fingerprint(load_model(name), 4) != header.fingerprint  # the default has moved on
     out = codec.decompress(data)
     assert out.shape == (32, 32, 3)
-    assert np.array_equal(out, codec.decompress(data, f"rnncomp-default-{step}"))
+    assert np.array_equal(out, codec.decompress(data, f"{name}-{step}"))

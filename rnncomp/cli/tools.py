@@ -61,6 +61,10 @@ def add_bench(sub, fmt) -> None:
     bn.add_argument("--seams", action="store_true",
                     help="only the seam check of tiled files: PSNR at window borders vs interiors, tiled vs "
                          "untiled (OUT/seams.json, seams.md)")
+    bn.add_argument("--families", action="store_true",
+                    help="only the families side by side: encode/decode time of rnncomp-default, hyperprior-default "
+                         "and e2e-default at a low, middle and high rate on a thumbnail, a batch of 100 and a "
+                         "Kodak photo, beside Pillow JPEG and WebP (OUT/families.json, families.md)")
     bn.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     bn.set_defaults(func=cmd_bench)
 
@@ -71,6 +75,13 @@ def cmd_bench(args) -> int:
     if args.seams:
         seam_report(args.out, quick=args.quick, data=args.data, command=command_line(args))
         print((Path(args.out) / "seams.md").read_text(), end="")
+        return 0
+    if args.families:
+        from rnncomp.tools.bench.families import family_bench
+
+        family_bench(args.out, quick=args.quick, data=args.data, runs=args.runs, iterations=args.iterations,
+                     command=command_line(args), progress=not args.quiet)
+        print((Path(args.out) / "families.md").read_text(), end="")
         return 0
 
     run_bench(args.out, quick=args.quick, runs=args.runs, runs_large=args.runs_large, data=args.data,

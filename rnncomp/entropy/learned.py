@@ -97,8 +97,8 @@ from rnncomp.entropy.context import _constriction, _words_for_decoder, min_paylo
 from rnncomp.errors import BitstreamError, RnncompError
 
 __all__ = ["FILENAME", "HMAX", "ITERATION_ROWS", "LearnedCoder", "QMAX", "TABLE_KEYS", "check_table", "features",
-           "load_table", "logits", "make_lut", "make_stretch", "probabilities", "reference_logits", "save_table",
-           "schedule", "table_bytes"]
+           "load_table", "logits", "make_lut", "make_stretch", "probabilities", "random_context_model",
+           "reference_logits", "save_table", "schedule", "table_bytes"]
 
 FILENAME = "context-model.npz"
 #: Fixed-point exponents: weights and biases in units 2^-S, hidden values 2^-A, logits 2^-L.
@@ -174,6 +174,16 @@ def check_table(table: dict) -> dict:
     if np.abs(stretch).max() > QMAX or (np.diff(stretch) < 0).any():
         raise RnncompError("corrupt context model: bad stretch table")
     return t
+
+
+def random_context_model(bits: int, seed: int = 0, h1: int = 8, h2: int = 4, scale: int = 300) -> dict:
+    """A well-formed random table for ``bits`` channels (no training): for tests and the fuzzer."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(-scale, scale + 1, (bits, FEATURE_MULTIPLE * bits, h1))
+    return {"w1": w1, "b1": rng.integers(-2000, 2001, (ITERATION_ROWS, bits, h1)),
+            "w2": rng.integers(-scale, scale + 1, (bits, h1, h2)), "b2": rng.integers(-5000, 5001, (bits, h2)),
+            "w3": rng.integers(-2 * scale, 2 * scale + 1, (bits, h2)), "b3": rng.integers(-5000, 5001, (bits,)),
+            "lut": make_lut(), "stretch": make_stretch()}
 
 
 def save_table(path, table: dict) -> Path:

@@ -23,8 +23,8 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["FILENAME", "KEYS", "fit_prior", "fit_prior_from_images", "load_prior", "prior_bytes", "save_prior",
-           "scale_counts"]
+__all__ = ["FILENAME", "KEYS", "fit_prior", "fit_prior_from_images", "load_prior", "prior_bytes", "random_prior",
+           "save_prior", "scale_counts"]
 
 FILENAME = "context-prior.npz"
 KEYS = ("fine_n", "fine_1", "coarse_n", "coarse_1")
@@ -38,6 +38,17 @@ def scale_counts(n: np.ndarray, n1: np.ndarray, weight: int) -> tuple[np.ndarray
     new_n = np.round(n * factor).astype(np.int64)
     new_1 = np.minimum(np.round(n1 * factor).astype(np.int64), new_n)
     return new_n, new_1
+
+
+def random_prior(bits: int, seed: int = 0) -> dict:
+    """A well-formed random table for ``bits`` channels (no fitting): for tests, the fuzzer and the web vectors."""
+    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
+
+    rng = np.random.default_rng(seed)
+    fine_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * bits)
+    coarse_n = rng.integers(0, 600, NB_CONTEXTS)
+    return {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
+            "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
 
 
 def fit_prior(codes, weight: int = 512) -> dict:

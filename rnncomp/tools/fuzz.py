@@ -68,15 +68,13 @@ def tiny_models(seed: int = 0, kinds=("binary", "compact", "latent")) -> dict:
     from rnncomp.models.checkpoint import build_model
     from rnncomp.registry import get_model
 
-    from rnncomp.entropy.context import ITERATION_BUCKETS, NB_CONTEXTS
+    from rnncomp.entropy.learned import random_context_model
+    from rnncomp.entropy.prior import random_prior
 
     def binary():
         m = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=3, bits=8, seed=seed)
-        rng = np.random.default_rng(seed)  # a well-formed context prior, so that the prior coder is reached too
-        fine_n, coarse_n = rng.integers(0, 600, ITERATION_BUCKETS * NB_CONTEXTS * 8), rng.integers(0, 600, NB_CONTEXTS)
-        m.context_prior = {"fine_n": fine_n, "fine_1": (fine_n * rng.random(fine_n.shape)).astype(np.int64),
-                           "coarse_n": coarse_n, "coarse_1": (coarse_n * rng.random(coarse_n.shape)).astype(np.int64)}
-        m.context_model = _random_context_model(8, rng)  # and a context model, so the learned coder is too
+        m.context_prior = random_prior(8, seed)  # well-formed, so that the prior coder is reached too
+        m.context_model = random_context_model(8, seed)  # and a context model, so the learned coder is too
         return m
 
     build = {
@@ -98,18 +96,6 @@ def _unchecked(cls, **fields):
 
 def _side(rng) -> int:
     return int(rng.choice(SIDES)) if rng.random() < 0.8 else int(rng.integers(1, 4097))
-
-
-def _random_context_model(c: int, rng) -> dict:
-    """A well-formed random integer context model (:mod:`rnncomp.entropy.learned`) for ``c`` bits."""
-    from rnncomp.entropy import learned as lm
-
-    h1, h2 = 8, 4
-    w1 = rng.integers(-300, 301, (c, lm.FEATURE_MULTIPLE * c, h1))
-    return {"w1": w1, "b1": rng.integers(-2000, 2001, (lm.ITERATION_ROWS, c, h1)),
-            "w2": rng.integers(-300, 301, (c, h1, h2)), "b2": rng.integers(-5000, 5001, (c, h2)),
-            "w3": rng.integers(-600, 601, (c, h2)), "b3": rng.integers(-5000, 5001, (c,)),
-            "lut": lm.make_lut(), "stretch": lm.make_stretch()}
 
 
 def _pick(rng, usual, unusual, p: float = 0.85):

@@ -49,27 +49,35 @@ def mosaic(images, height: int, width: int) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _model_clock(model):
-    """Clocks the time spent in ``model.encode`` / ``model.decode`` while the block runs.
+def _model_clock(model, methods: dict | None = None):
+    """Clocks the time spent in the model's coding methods while the block runs.
 
-    Wraps the two methods on the instance (the codec calls them by attribute),
-    so the calls of :func:`rnncomp.codec.compress` and friends are timed from the
-    inside without changing what they do; restored afterwards.
+    ``methods``: ``{"encode": names, "decode": names}`` of the methods to clock (default
+    ``model.encode`` / ``model.decode``); a call made inside another clocked call counts once.
+    Wraps the methods on the instance (the codec calls them by attribute), so the calls of
+    :func:`rnncomp.codec.compress` and friends are timed from the inside without changing
+    what they do; restored afterwards.
     """
-    clock = {"encode": 0.0, "decode": 0.0}
+    methods = methods or {"encode": ("encode",), "decode": ("decode",)}
+    clock = {part: 0.0 for part in methods}
+    depth = [0]
     originals = {}
-    for name in clock:
-        method = getattr(model, name)
-        originals[name] = method
+    for part, names in methods.items():
+        for name in names:
+            method = getattr(model, name)
+            originals[name] = method
 
-        def timed(*args, _method=method, _name=name, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return _method(*args, **kwargs)
-            finally:
-                clock[_name] += time.perf_counter() - t0
+            def timed(*args, _method=method, _part=part, **kwargs):
+                depth[0] += 1
+                t0 = time.perf_counter()
+                try:
+                    return _method(*args, **kwargs)
+                finally:
+                    depth[0] -= 1
+                    if depth[0] == 0:
+                        clock[_part] += time.perf_counter() - t0
 
-        model.__dict__[name] = timed
+            model.__dict__[name] = timed
     try:
         yield clock
     finally:
@@ -129,16 +137,19 @@ def _pixels(workload) -> int:
     return int(imgs[0].shape[0] * imgs[0].shape[1])
 
 
-def _time_codec(model, workload, k) -> dict:
-    """Median compress / decompress times (and the model's share) of a workload at ``k`` iterations."""
+def _time_codec(model, workload, k, rate: dict | None = None, methods: dict | None = None) -> dict:
+    """Median compress / decompress times (and the model's share) of a workload at ``k`` iterations
+    (or at ``rate``, the keyword of another family's rate: ``{"quality": q}``, ``{"levels": L}``);
+    ``methods`` as in :func:`_model_clock`."""
     from rnncomp import codec
 
     images, tile, batch = workload["images"], workload["tile"], workload["kind"] == "batch"
+    rate = {"iterations": k} if rate is None else rate
 
     def encode(x):
         if batch:
-            return codec.compress_batch(x, model, iterations=k, batch=64)
-        return codec.compress(x, model, iterations=k, tile=tile)
+            return codec.compress_batch(x, model, batch=64, **rate)
+        return codec.compress(x, model, tile=tile, **rate)
 
     def decode(files):
         if batch:
@@ -150,12 +161,12 @@ def _time_codec(model, workload, k) -> dict:
     rows = {"encode": [], "decode": [], "encode_model": [], "decode_model": [], "bytes": []}
     for run in range(workload["runs"]):
         x = images[run % len(images)]
-        with _model_clock(model) as clock:
+        with _model_clock(model, methods) as clock:
             t0 = time.perf_counter()
             files = encode(x)
             rows["encode"].append(time.perf_counter() - t0)
         rows["encode_model"].append(clock["encode"])
-        with _model_clock(model) as clock:
+        with _model_clock(model, methods) as clock:
             t0 = time.perf_counter()
             decode(files)
             rows["decode"].append(time.perf_counter() - t0)
