@@ -17,6 +17,8 @@ the file's header when reading) and use only its file-codec contract
   iteration as its chunk is read, and accepts a file cut anywhere.
 - Entropy coder: ``auto`` (the default) writes the file with every coder the
   model supports and keeps the smallest; the header names the one chosen.
+  ``learned`` is opt-in (``entropy="learned"``): ``auto`` never picks it, because
+  the browser decoder (``web/``) cannot read its files (format version 2) yet.
 """
 
 from __future__ import annotations
@@ -128,9 +130,10 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         bpp: target rate: the best rate point (the most iterations or levels)
             whose file is at most ``bpp`` bits per pixel.
         entropy: ``"raw"``, ``"huffman"``, ``"context"``, ``"prior"`` (needs a
-            model with a context prior) or ``"auto"`` (the default): the smallest file
-            of every coder the model supports (with ``bpp``: the best rate, then
-            the fewest bytes). For an end-to-end model: ``raw``, ``huffman``,
+            model with a context prior), ``"learned"`` (needs a model with a context
+            model; only by name) or ``"auto"`` (the default): the smallest file
+            of every coder the model supports but ``learned`` (with ``bpp``: the best
+            rate, then the fewest bytes). For an end-to-end model: ``raw``, ``huffman``,
             ``arithmetic``, ``predictive`` or ``auto``.
         levels: end-to-end models only: quantisation levels of the compact image
             (a power of two in 2..256; default the model's ``default_levels``).

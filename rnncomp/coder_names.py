@@ -4,12 +4,17 @@
 header (:mod:`rnncomp.entropy`; ids 0-3 in format version 1, 4 (``learned``) in version 2); ``COMPACT_CODERS``: the coders of an end-to-end
 codec's compact image (:mod:`rnncomp.entropy.compact`); ``LATENT_CODERS``: the
 coders of a hyperprior model's latents (:mod:`rnncomp.entropy.latent`); ``AUTO``: write every
-coder the model supports and keep the smallest file.
+coder the model supports, except the ``OPT_IN_CODERS``, and keep the smallest file.
+
+``OPT_IN_CODERS``: coders written only when asked for by name, never picked by ``auto``:
+``learned`` (format version 2), because the browser decoder (``web/``) reads only version-1
+files so far; ``auto`` files stay what they were before ``learned`` existed, byte for byte.
 """
 
-__all__ = ["AUTO", "CODERS", "COMPACT_CODERS", "LATENT_CODERS"]
+__all__ = ["AUTO", "CODERS", "COMPACT_CODERS", "LATENT_CODERS", "OPT_IN_CODERS"]
 
 CODERS = ("raw", "huffman", "context", "prior", "learned")
 COMPACT_CODERS = ("raw", "huffman", "arithmetic", "predictive")
 LATENT_CODERS = ("range",)
 AUTO = "auto"
+OPT_IN_CODERS = ("learned",)

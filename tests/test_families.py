@@ -91,7 +91,8 @@ def test_the_registry_picks_the_family_from_the_model_and_from_the_file(case, im
     assert type(fc) is c.family and fc.model is model
     f = bitstream.parse(codec.compress(image, model, **_rate(fc, c.rates[-1])))
     assert families.for_file(f) is c.family
-    assert set(fc.usable_coders()) <= set(fc.coders)
+    assert set(fc.auto_coders()) <= set(fc.usable_coders()) <= set(fc.coders)
+    assert "learned" not in fc.auto_coders()  # opt-in
     assert c.rates[-1] in fc.rate_points()
 
 
@@ -110,7 +111,7 @@ def test_every_coder_and_rate_round_trips_through_real_files(case, image):
             assert np.array_equal(out, decoded[r]), "the coders disagree on the image"
         auto = codec.compress(image, model, **_rate(fc, r))
         assert len(auto) == min(len(codec.compress(image, model, entropy=x, **_rate(fc, r)))
-                                for x in fc.usable_coders())
+                                for x in fc.auto_coders())
 
 
 def test_a_bpp_budget_gives_the_best_file_that_fits(case, image):

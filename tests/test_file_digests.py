@@ -116,14 +116,6 @@ def _unpack(codes: dict, key: str, shape) -> np.ndarray:
     return packed.reshape(shape)
 
 
-def _shipped_context_model(entry):
-    """The context model shipped beside the model of a digest entry (the ``learned`` coder's files)."""
-    from rnncomp.entropy.learned import FILENAME, load_table
-    from rnncomp.zoo import weights_dir
-
-    return load_table(weights_dir() / entry["codes"].split("/")[0] / FILENAME)
-
-
 def test_container_digests(fixture):
     """From the committed codes, every coder writes the committed bytes on any machine."""
     from rnncomp import bitstream
@@ -140,8 +132,7 @@ def test_container_digests(fixture):
             data = bitstream.write_compact(values, bitstream.CompactHeader(fingerprint=fp, **header))
         else:
             full = bitstream.Header(fingerprint=fp, **header)
-            table = _shipped_context_model(entry) if full.coder == "learned" else None
-            data = bitstream.write(values[: full.iterations], full, context_model=table)
+            data = bitstream.write(values[: full.iterations], full)
         assert _sha(data) == entry["sha256"], f"{key}: the container wrote other bytes"
         checked += 1
     assert checked > 500

@@ -214,7 +214,8 @@ def test_check_table_refuses_bad_tables(tmp_path):
 
 def test_a_model_with_a_context_model_codes_with_it_and_only_it_decodes(tmp_path, thumbs):
     """Shipping a context model beside a model: 'learned' files carry their own fingerprint, the
-    model's other files keep theirs, auto picks the smaller, and another table is refused."""
+    model's other files keep theirs, auto never picks it (opt-in: its files are the ones the model
+    wrote without a table), and another table is refused."""
     from rnncomp import codec
     from rnncomp.models.checkpoint import save_checkpoint
     from rnncomp.registry import get_model
@@ -239,8 +240,10 @@ def test_a_model_with_a_context_model_codes_with_it_and_only_it_decodes(tmp_path
     same = codec.decompress(codec.compress(thumbs[1], with_table, entropy="raw"), with_table)
     np.testing.assert_array_equal(codec.decompress(data, with_table), same)  # the coder changes bytes only
     auto = codec.compress(thumbs[1], with_table)
+    assert bitstream.read_header(auto).coder != "learned"
+    assert auto == codec.compress(thumbs[1], plain)  # byte for byte what auto wrote before the table
     assert len(auto) == min(len(codec.compress(thumbs[1], with_table, entropy=c))
-                            for c in ("raw", "huffman", "context", "learned"))
+                            for c in ("raw", "huffman", "context"))
     lm.save_table(tmp_path / "ck" / lm.FILENAME, random_table(c=bits, seed=2, scale=20))
     other = load_model(tmp_path / "ck")
     with pytest.raises(bitstream.WrongModelError):

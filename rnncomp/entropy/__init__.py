@@ -25,7 +25,8 @@ back. Three coders, selectable per file:
     Range coding with probabilities from a small integer network over the
     already-decoded bits of this and the two previous iterations, trained on the
     model's codes and shipped with it (:mod:`rnncomp.entropy.learned`); exact
-    integer inference, so every machine decodes it.
+    integer inference, so every machine decodes it. Opt-in: written only when
+    asked for by name, never by ``auto`` (the browser decoder cannot read it yet).
 
 A coder is a per-file, per-direction object made by :func:`new_coder`; it may
 carry state from iteration to iteration (the context coder's adaptive counts

@@ -81,6 +81,12 @@ The table lives in the model folder as ``context-model.npz`` (made by
 coder carry a fingerprint over the model's weights and this table
 (:func:`rnncomp.zoo.fingerprint` with ``coder="learned"``), so a file coded
 with one context model is decoded only with the same one.
+
+Opt-in: files of this coder are written only when it is asked for by name
+(``rnncomp compress --entropy learned``, ``compress(..., entropy="learned")``);
+``auto`` never picks it (:data:`rnncomp.coder_names.OPT_IN_CODERS`), because the
+browser decoder in ``web/`` reads format version 1 only and has no ``learned``
+decoder yet, and ``auto`` files stay byte for byte what they were before it.
 """
 
 from __future__ import annotations

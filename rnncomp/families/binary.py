@@ -9,7 +9,9 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
   keeps the most iterations whose real file (header and checks included) is at
   most ``B`` bits per pixel, then the fewest bytes.
 - Coders: ``raw``, ``huffman``, ``context``, ``prior`` (with the model's fitted
-  context prior); ``auto`` writes each and keeps the smallest.
+  context prior); ``auto`` writes each and keeps the smallest. ``learned`` (with the
+  model's context model, format version 2) only when asked for by name: ``auto`` never
+  picks it, since the browser decoder (``web/``) cannot read it yet.
 - Large images: over ``tile`` px on a side, overlapping windows in bounded
   memory (:mod:`rnncomp.tiling`); decoding runs at most ``max_pixels`` at once
   (:mod:`rnncomp.budget`; default one 1024x1024 window).
@@ -341,8 +343,8 @@ class BinaryFileCodec(FileCodec):
         m = self.model
         auto = AUTO in coders
         coders = [c for c in coders if c != AUTO]
-        if auto:
-            coders = list(dict.fromkeys(coders + self.usable_coders()))
+        picks = self.auto_coders() if auto else []  # what auto chooses among (never learned)
+        coders = list(dict.fromkeys(coders + picks))
         ks = sorted({int(k) for k in rates})
         if not ks or ks[0] < 1:
             raise RnncompError(f"iteration counts must be >= 1, got {list(rates)}")
@@ -390,7 +392,7 @@ class BinaryFileCodec(FileCodec):
                         data = bitstream.write(codes.bits[:, j], self.header(shape[0], shape[1], top, c),
                                                prior=self.prior, context_model=self.context_model)
                         enc_t[c][i] += time.perf_counter() - t0
-                        if auto:  # auto writes every coder's file
+                        if c in picks:  # auto writes the file of every coder it picks among
                             enc_t[AUTO][i] += time.perf_counter() - t0
                         f = bitstream.parse(data)
                         cut = [f.truncate(k) for k in ks]
@@ -414,9 +416,9 @@ class BinaryFileCodec(FileCodec):
                 model_dec = (time.perf_counter() - t0) / len(chunk)
                 for i in chunk:
                     if auto:  # the coder of the image's smallest full file
-                        chosen = min(coders, key=lambda c: bpps[c][i][-1])
+                        chosen = min(picks, key=lambda c: bpps[c][i][-1])
                         for suffix in ("", "-headerless") if headerless else ("",):
-                            bpps[AUTO + suffix][i] = np.min([bpps[c + suffix][i] for c in coders], axis=0).tolist()
+                            bpps[AUTO + suffix][i] = np.min([bpps[c + suffix][i] for c in picks], axis=0).tolist()
                         dec_t[AUTO][i] = dec_t[chosen][i]
                 for c in shown:
                     for i in chunk:
