@@ -40,6 +40,7 @@ __all__ = [
     "AUTO",
     "ENTROPY_CODERS",
     "as_image",
+    "auto_coders",
     "compress",
     "compress_batch",
     "decompress",
@@ -66,8 +67,14 @@ def model_prior(model):
 
 
 def usable_coders(model) -> list[str]:
-    """The entropy coders this model can write (binary codecs: ``prior`` only with a context prior)."""
+    """The entropy coders this model can write (binary codecs: ``prior`` only with a context prior,
+    ``learned`` only with a context model)."""
     return for_model(model).usable_coders()
+
+
+def auto_coders(model) -> list[str]:
+    """The entropy coders ``auto`` picks among: :func:`usable_coders` but the opt-in ``learned``."""
+    return for_model(model).auto_coders()
 
 
 def as_image(image) -> np.ndarray:
