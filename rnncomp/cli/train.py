@@ -278,7 +278,9 @@ def add_fit_entropy(sub, fmt) -> None:
                                     "images, small images whole), train the context model on code length "
                                     "with its integer arithmetic simulated, freeze it to integers and save "
                                     "it. Written into a model folder as context-model.npz (the default for "
-                                    "a shipped model or checkpoint folder), the fingerprint covers it.")
+                                    "a shipped model or checkpoint folder), the fingerprint of learned files covers "
+                                    "it. compress uses it only with --entropy learned: auto never picks "
+                                    "learned (the browser decoder cannot read it yet).")
     fe.add_argument("--model", required=True, help="model name or checkpoint folder")
     fe.add_argument("--data", nargs="+", help="training images: folders, images or .npz (not needed with "
                                                "an existing --cache)")

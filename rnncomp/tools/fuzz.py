@@ -257,7 +257,9 @@ def run_case(case: Case, models: dict) -> dict:
         if _work(f, family) > WORK_PIXELS:
             if not f.single:
                 # entropy-decode every chunk (the work before the model), discarding the codes
-                collections.deque(bitstream.iter_codes(f, prior=getattr(model, "context_prior", None), context_model=getattr(model, "context_model", None)), maxlen=0)
+                codes = bitstream.iter_codes(f, prior=getattr(model, "context_prior", None),
+                                             context_model=getattr(model, "context_model", None))
+                collections.deque(codes, maxlen=0)
             out["outcome"] = "checked"
         else:
             image = fc.decompress(f)
