@@ -18,7 +18,7 @@ the file's header when reading) and use only its file-codec contract
 - Entropy coder: ``auto`` (the default) writes the file with every coder the
   model supports and keeps the smallest; the header names the one chosen.
   ``learned`` is opt-in (``entropy="learned"``): ``auto`` never picks it, because
-  the browser decoder (``web/``) cannot read its files (format version 2) yet.
+  the browser decoder (``web/``) cannot decode its files yet.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ coders of a hyperprior model's latents (:mod:`rnncomp.entropy.latent`); ``AUTO``
 coder the model supports, except the ``OPT_IN_CODERS``, and keep the smallest file.
 
 ``OPT_IN_CODERS``: coders written only when asked for by name, never picked by ``auto``:
-``learned`` (format version 2), because the browser decoder (``web/``) reads only version-1
-files so far; ``auto`` files stay what they were before ``learned`` existed, byte for byte.
+``learned`` (format version 2), because the browser decoder (``web/``) has no ``learned``
+decoder yet (it refuses those files by name); ``auto`` files stay what they were before
+``learned`` existed, byte for byte.
 """
 
 __all__ = ["AUTO", "CODERS", "COMPACT_CODERS", "LATENT_CODERS", "OPT_IN_CODERS"]

@@ -85,8 +85,9 @@ with one context model is decoded only with the same one.
 Opt-in: files of this coder are written only when it is asked for by name
 (``rnncomp compress --entropy learned``, ``compress(..., entropy="learned")``);
 ``auto`` never picks it (:data:`rnncomp.coder_names.OPT_IN_CODERS`), because the
-browser decoder in ``web/`` reads format version 1 only and has no ``learned``
-decoder yet, and ``auto`` files stay byte for byte what they were before it.
+browser decoder in ``web/`` has no ``learned`` decoder yet (it reads the version-2
+header and refuses the coder by name), and ``auto`` files stay byte for byte what
+they were before it.
 """
 
 from __future__ import annotations
