@@ -207,3 +207,14 @@ def test_families_bench_quick_times_the_hyperprior_beside_jpeg(tmp_path):
     assert {b["codec"] for b in doc["baselines"]} == {"jpeg-pillow", "webp-pillow"}
     md = (tmp_path / "families.md").read_text()
     assert "hyperprior-default" in md and "jpeg-pillow" in md and json.loads((tmp_path / "families.json").read_text())
+
+
+def test_families_bench_clocks_the_e2e_codecs_model(tmp_path):
+    from rnncomp.tools.bench.families import family_bench
+
+    doc = family_bench(tmp_path, quick=True, models=("e2e-default",), workloads=("thumbnail",),
+                       progress=False, command="pytest")
+    rows = doc["speed"]
+    assert rows and all(r["rate_name"] == "levels" for r in rows)
+    for r in rows:  # the file codec runs the ICM through compact(), not encode(): both are clocked
+        assert 0 < r["encode_model_s"] <= r["encode_s"] and 0 < r["decode_model_s"] <= r["decode_s"]

@@ -28,7 +28,7 @@ FAMILY_MODELS = ("rnncomp-default", "hyperprior-default", "e2e-default")
 _CLOCKED = {
     "iterations": {"encode": ("encode",), "decode": ("decode",)},
     "quality": {"encode": ("analysis", "analyze"), "decode": ("synthesize",)},
-    "levels": {"encode": ("encode",), "decode": ("decode",)},
+    "levels": {"encode": ("compact", "encode"), "decode": ("decode",)},  # compress runs the ICM by compact()
 }
 
 
