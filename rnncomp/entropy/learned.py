@@ -373,8 +373,9 @@ class _Adaptive:
     def update(self, s, p, bits, coarse, fine):
         err = (bits << PRECISION) - p
         w = self.weights
-        w += ((err @ s) // len(err)) >> MIX_SHIFT
-        np.minimum(np.maximum(w, -MIX_LIMIT, out=w), MIX_LIMIT, out=w)
+        if len(err):  # a wavefront may hold no blocks (odd d when w == 1): no bits, no update
+            w += ((err @ s) // len(err)) >> MIX_SHIFT
+            np.minimum(np.maximum(w, -MIX_LIMIT, out=w), MIX_LIMIT, out=w)
         np.add.at(self.fine_n, fine, 1)
         np.add.at(self.fine_1, fine, bits)
         np.add.at(self.coarse_n, coarse, 1)
