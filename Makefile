@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 CONFIG ?= experiments/default.json
 PORT ?= 6006
 PHONY_WEB = web web-install web-jpeg web-test web-vectors web-model web-screenshot web-bench
-.PHONY: $(PHONY_WEB) help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
+.PHONY: $(PHONY_WEB) fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -135,10 +135,21 @@ baselines-thumbs: install ## classical codecs on the 1,000 hold-out 32x32 thumbn
 	$(BIN)/rnncomp baselines --data $(DATA)/thumbs32/cifar10_train_09.npz --no-per-image \
 	  --codecs jpeg,jpeg-headerless,jpeg2000,webp,heif,avif --out $(RESULTS)/thumbs32
 
-ship: install ## ship CKPT (a checkpoint folder) as MODEL, with its check on the bundled samples
+ship: install ## ship CKPT (a checkpoint folder) as MODEL with its context model (fit-entropy), with its check on the bundled samples
 	$(BIN)/rnncomp ship $(CKPT) --name $(MODEL)
+	$(MAKE) fit-entropy MODEL=$(MODEL)
 	$(BIN)/rnncomp evaluate --model $(MODEL) --iterations 1,2,4,8 --entropy context --quiet \
 	  --out rnncomp/weights/$(MODEL)/samples-kodak.json
+
+ENTROPY_CACHE ?= runs/fit-entropy/codes-$(MODEL).npz
+fit-entropy: install ## fit MODEL's context model (the 'learned' coder) on its codes of training crops + thumbnails (codes cached in runs/)
+	nice -n 19 $(BIN)/rnncomp fit-entropy --model $(MODEL) --data $(DATA)/train $(DATA)/thumbs32/cifar10_train_00.npz \
+	  $(DATA)/thumbs32/cifar10_train_01.npz $(DATA)/thumbs32/cifar10_train_02.npz --crop 128 --cache $(ENTROPY_CACHE) \
+	  --steps $(or $(STEPS),1500) --batch-bits 32768
+
+entropy-results: install ## bytes per iteration of every coder on Kodak and the 1,000 hold-out thumbnails, decode times -> $(RESULTS)/entropy
+	nice -n 19 $(BIN)/python -m rnncomp.tools.entropy_results --model $(MODEL) --kodak $(DATA)/kodak \
+	  --thumbs $(DATA)/thumbs32/cifar10_train_09.npz --out $(RESULTS)/entropy
 
 KODAK_REFS = $(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json $(RESULTS)/kodak/webp.json \
   $(RESULTS)/kodak/jpeg2000.json $(RESULTS)/kodak/heif.json $(RESULTS)/kodak/avif.json \

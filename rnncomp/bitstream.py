@@ -5,7 +5,7 @@ The full specification is ``docs/bitstream.md``; in short (version 1)::
     "RN"  version  flags  [name]  fingerprint(4)  log2(stride)  bits  H  W  k
     chunk 1 .. chunk k:   [length]  payload  check
 
-- ``flags``: entropy coder (raw / huffman / context) and how the model is named
+- ``flags``: entropy coder (raw / huffman / context / prior; ``learned`` in version 2) and how the model is named
   (the default shipped model, a named shipped model, or an unnamed one).
 - The fingerprint is the first 4 bytes of a SHA-256 over the model's
   coding-relevant config and weights (:func:`rnncomp.zoo.fingerprint`); a file is
@@ -83,7 +83,14 @@ __all__ = [
 ]
 
 MAGIC = b"RN"
+#: The version of files of coders 0-3 (every file kind); :data:`VERSION_EXTENDED` is written only for
+#: binary-code files whose coder id is 4 or more (flag bit 6 then holds the id's bit 2).
 VERSION = 1
+VERSION_EXTENDED = 2
+#: The versions this reader reads.
+VERSIONS = (VERSION, VERSION_EXTENDED)
+#: Flag bit of a version-2 file: bit 2 of the coder id.
+_FLAG_CODER_HIGH = 0x40
 FINGERPRINT_BYTES = 4
 #: Bytes of the check after every chunk but the last (the low bytes of a running CRC-32) ...
 CHECK_BYTES = 1
@@ -275,8 +282,14 @@ def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bo
         name = bytes([len(name)]) + name
     else:
         kind, name = _KIND_UNNAMED, b""
-    flags = coder_id | (kind << 2) | (_FLAG_COMPACT if compact else 0) | (_FLAG_TILED if tiled else 0)
-    return b"".join([MAGIC, bytes([VERSION, flags]), name, fingerprint])
+    if not 0 <= coder_id < (4 if compact else 8):
+        raise BitstreamError(f"coder id {coder_id} does not fit the header")
+    flags = (coder_id & 3) | (kind << 2) | (_FLAG_COMPACT if compact else 0) | (_FLAG_TILED if tiled else 0)
+    version = VERSION
+    if coder_id >= 4:  # a coder of format version 2 (docs/bitstream.md, "Version 2")
+        flags |= _FLAG_CODER_HIGH
+        version = VERSION_EXTENDED
+    return b"".join([MAGIC, bytes([version, flags]), name, fingerprint])
 
 
 def _pack_header(h: Header) -> bytes:
@@ -313,14 +326,22 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int, bool]:
         raise BitstreamError(_not_rnc_message(data))
     if len(data) < 4:
         raise BitstreamError("truncated file: header cut short")
-    if data[2] != VERSION:
+    version = data[2]
+    if version not in VERSIONS:
         raise BitstreamError(
-            f"unsupported format version {data[2]} (this rnncomp reads version {VERSION})"
+            f"unsupported format version {version} (this rnncomp reads versions "
+            f"{', '.join(map(str, VERSIONS))})"
         )
     flags = data[3]
     coder_id, kind, compact = flags & 3, (flags >> 2) & 3, bool(flags & _FLAG_COMPACT)
     tiled = bool(flags & _FLAG_TILED)
-    if flags >> 6:
+    if version == VERSION_EXTENDED:
+        # version 2: flag bit 6 is bit 2 of a binary-code file's coder id, and must be set
+        # (a file of coders 0-3 is always version 1: one encoding per file)
+        if compact or not flags & _FLAG_CODER_HIGH or flags >> 7:
+            raise BitstreamError("corrupt header: bad flags for a version-2 file")
+        coder_id |= 4
+    elif flags >> 6:
         raise BitstreamError("corrupt header: reserved flag bits are set")
     if kind > _KIND_UNNAMED:
         raise BitstreamError("corrupt header: unknown model naming")
@@ -446,7 +467,7 @@ def _iter_payloads(data: bytes, header: Header, pos: int, limit: int, partial: b
         if header.coder != "raw" and n < raw:
             from rnncomp.entropy.context import min_payload_bytes
 
-            if header.coder in ("context", "prior") and n < min_payload_bytes(header.iteration_bits):
+            if header.coder in ("context", "prior", "learned") and n < min_payload_bytes(header.iteration_bits):
                 if partial and last:
                     return
                 raise BitstreamError(f"corrupt file: {where} is too short to hold its bits")
@@ -577,12 +598,13 @@ def verify(data, iterations: int | None = None, partial: bool = False) -> Header
 # --- codes in and out --------------------------------------------------------------------------
 
 
-def write(bits, header: Header, prior=None) -> bytes:
+def write(bits, header: Header, prior=None, context_model=None) -> bytes:
     """Entropy-codes ``bits`` ``(k, h, w, bits)`` (values 0/1) into a file with ``header``.
 
     ``header.iterations`` must be ``k``; ``header.coder`` picks the coder. A
     chunk whose coded payload would not be shorter than the raw packing is
-    stored raw. ``prior``: the model's context prior (the ``prior`` coder needs it).
+    stored raw. ``prior``: the model's context prior (the ``prior`` coder needs it);
+    ``context_model``: its integer context model (the ``learned`` coder needs it).
     """
     from rnncomp.entropy import new_coder, pack_raw
 
@@ -592,7 +614,7 @@ def write(bits, header: Header, prior=None) -> bytes:
             f"bits of shape {bits.shape} do not match the header "
             f"({header.iterations},) + {header.iteration_shape}"
         )
-    coder = new_coder(header.coder, *header.iteration_shape, prior=prior)
+    coder = new_coder(header.coder, *header.iteration_shape, prior=prior, context_model=context_model)
     payloads = []
     for t in range(header.iterations):
         payload = coder.encode(bits[t])
@@ -603,7 +625,7 @@ def write(bits, header: Header, prior=None) -> bytes:
 
 
 def iter_codes(data, iterations: int | None = None, partial: bool = False,
-               prior=None) -> Iterator[np.ndarray]:
+               prior=None, context_model=None) -> Iterator[np.ndarray]:
     """Yields the bits ``(h, w, bits)`` uint8 of each iteration in order, as chunks are verified.
 
     A progressive reader draws an image after each item. ``iterations`` stops
@@ -629,7 +651,7 @@ def iter_codes(data, iterations: int | None = None, partial: bool = False,
         payloads = data.payloads[:limit]
     else:
         payloads = _iter_payloads(data, header, pos, limit, partial)
-    coder = new_coder(header.coder, *header.iteration_shape, prior=prior)
+    coder = new_coder(header.coder, *header.iteration_shape, prior=prior, context_model=context_model)
     count = 0
     for payload in payloads:
         if len(payload) == header.raw_chunk_size:
@@ -647,14 +669,14 @@ def iter_codes(data, iterations: int | None = None, partial: bool = False,
 
 
 def read_codes(data: bytes, iterations: int | None = None, partial: bool = False,
-               prior=None) -> tuple[Header, np.ndarray]:
+               prior=None, context_model=None) -> tuple[Header, np.ndarray]:
     """The header and the bits ``(j, h, w, bits)`` of the first ``j`` iterations.
 
     ``j`` is ``iterations`` (default: all of them, or with ``partial`` all that
     are complete).
     """
     header = data.header if isinstance(data, RncFile) else read_header(data)
-    bits = np.stack(list(iter_codes(data, iterations, partial, prior)))
+    bits = np.stack(list(iter_codes(data, iterations, partial, prior, context_model)))
     return header, bits
 
 
@@ -712,7 +734,7 @@ def describe(data: bytes) -> dict:
     sizes = [len(f.truncate(j)) for j in range(1, header.iterations + 1)]
     pixels = header.height * header.width
     return {
-        "format_version": VERSION,
+        "format_version": data[2],
         "size_bytes": len(data),
         "header_bytes": pos,
         "height": header.height,

@@ -17,6 +17,8 @@ the file's header when reading) and use only its file-codec contract
   iteration as its chunk is read, and accepts a file cut anywhere.
 - Entropy coder: ``auto`` (the default) writes the file with every coder the
   model supports and keeps the smallest; the header names the one chosen.
+  ``learned`` is opt-in (``entropy="learned"``): ``auto`` never picks it, because
+  the browser decoder (``web/``) cannot decode its files yet.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "AUTO",
     "ENTROPY_CODERS",
     "as_image",
+    "auto_coders",
     "compress",
     "compress_batch",
     "decompress",
@@ -64,8 +67,14 @@ def model_prior(model):
 
 
 def usable_coders(model) -> list[str]:
-    """The entropy coders this model can write (binary codecs: ``prior`` only with a context prior)."""
+    """The entropy coders this model can write (binary codecs: ``prior`` only with a context prior,
+    ``learned`` only with a context model)."""
     return for_model(model).usable_coders()
+
+
+def auto_coders(model) -> list[str]:
+    """The entropy coders ``auto`` picks among: :func:`usable_coders` but the opt-in ``learned``."""
+    return for_model(model).auto_coders()
 
 
 def as_image(image) -> np.ndarray:
@@ -128,9 +137,10 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
         bpp: target rate: the best rate point (the most iterations or levels)
             whose file is at most ``bpp`` bits per pixel.
         entropy: ``"raw"``, ``"huffman"``, ``"context"``, ``"prior"`` (needs a
-            model with a context prior) or ``"auto"`` (the default): the smallest file
-            of every coder the model supports (with ``bpp``: the best rate, then
-            the fewest bytes). For an end-to-end model: ``raw``, ``huffman``,
+            model with a context prior), ``"learned"`` (needs a model with a context
+            model; only by name) or ``"auto"`` (the default): the smallest file
+            of every coder the model supports but ``learned`` (with ``bpp``: the best
+            rate, then the fewest bytes). For an end-to-end model: ``raw``, ``huffman``,
             ``arithmetic``, ``predictive`` or ``auto``.
         levels: end-to-end models only: quantisation levels of the compact image
             (a power of two in 2..256; default the model's ``default_levels``).
@@ -179,10 +189,11 @@ def _model_for(header, model):
             f"{header.fingerprint.hex()}); pass the model that wrote it (--model PATH)"
         )
     m = resolve_model(header.model_name)
-    if zoo.fingerprint(m, len(header.fingerprint)) != header.fingerprint:
+    coder = getattr(header, "coder", None)
+    if zoo.fingerprint(m, len(header.fingerprint), coder) != header.fingerprint:
         # A release may ship a new model under an old name (the default): a file of the model it
         # replaced names it too, and decodes with the shipped model whose fingerprint it carries.
-        replaced = zoo.shipped_with_fingerprint(header.fingerprint)
+        replaced = zoo.shipped_with_fingerprint(header.fingerprint, coder)
         if replaced is not None:
             return replaced
     return m
@@ -329,10 +340,10 @@ def measure(images, model, iterations: int, coders=None) -> dict:
         for c in coders:
             header = fc.header(img.shape[0], img.shape[1], iterations, c)
             t0 = time.perf_counter()
-            data = bitstream.write(codes.bits[:, 0], header, prior=fc.prior)
+            data = bitstream.write(codes.bits[:, 0], header, prior=fc.prior, context_model=fc.context_model)
             times[f"entropy_encode_{c}_s"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            _, back = bitstream.read_codes(data, prior=fc.prior)
+            _, back = bitstream.read_codes(data, prior=fc.prior, context_model=fc.context_model)
             times[f"entropy_decode_{c}_s"].append(time.perf_counter() - t0)
             if not np.array_equal(back, codes.bits[:, 0]):
                 raise AssertionError(f"{c} coder did not round-trip on {name}")

@@ -2,7 +2,9 @@
 
 A shipped model lives in ``rnncomp/weights/<name>/`` as a checkpoint directory
 (``config.json`` + ``model.weights.h5``, see :mod:`rnncomp.models.checkpoint`; optionally
-``context-prior.npz``, the ``prior`` entropy coder's table, see :mod:`rnncomp.entropy.prior`).
+``context-prior.npz``, the ``prior`` entropy coder's table, see :mod:`rnncomp.entropy.prior`;
+optionally ``context-model.npz``, the ``learned`` entropy coder's integer context model, see
+:mod:`rnncomp.entropy.learned`).
 :func:`load_model` takes a shipped name, a checkpoint directory or a ``.keras``
 file and caches what it loads for the life of the process (keyed by the
 resolved path and the weights file's size and modification time, so a
@@ -111,9 +113,12 @@ def load_model(name_or_path=None):
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     from rnncomp.entropy.prior import FILENAME as PRIOR_FILE  # numpy only, no TensorFlow
 
-    prior_file = path / PRIOR_FILE if path.is_dir() else None
-    if prior_file is not None and prior_file.is_file():
-        key += (prior_file.stat().st_size, prior_file.stat().st_mtime_ns)
+    from rnncomp.entropy.learned import FILENAME as CONTEXT_MODEL_FILE  # numpy only
+
+    for extra in (PRIOR_FILE, CONTEXT_MODEL_FILE):
+        extra_file = path / extra if path.is_dir() else None
+        if extra_file is not None and extra_file.is_file():
+            key += (extra, extra_file.stat().st_size, extra_file.stat().st_mtime_ns)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -124,6 +129,10 @@ def load_model(name_or_path=None):
         model = load_checkpoint(path)
         if (path / FILENAME).is_file():
             model.context_prior = load_prior(path / FILENAME)
+        if (path / CONTEXT_MODEL_FILE).is_file():
+            from rnncomp.entropy.learned import load_table
+
+            model.context_model = load_table(path / CONTEXT_MODEL_FILE)
     else:
         import keras
 
@@ -150,7 +159,7 @@ def model_name(model) -> str:
     return entry[1] if entry is not None and entry[0] is model else ""
 
 
-def fingerprint(model, nbytes: int = 4) -> bytes:
+def fingerprint(model, nbytes: int = 4, coder: str | None = None) -> bytes:
     """The first ``nbytes`` of a SHA-256 over the model's coding config and weights.
 
     Covered: the model class, every config field except training-only ones
@@ -159,7 +168,25 @@ def fingerprint(model, nbytes: int = 4) -> bytes:
     model's own, process-dependent name is dropped), dtype, shape and
     little-endian bytes; and the context prior's tables when the model has one
     (:mod:`rnncomp.entropy.prior`). Cached for models loaded by :func:`load_model`.
+
+    ``coder="learned"``: the fingerprint of the model's files of the ``learned`` coder, a
+    SHA-256 over that digest and the model's integer context model
+    (:mod:`rnncomp.entropy.learned`), so that only the same weights with the same context
+    model decode them; every other coder's files keep the weights' fingerprint, so that
+    shipping a context model beside a model leaves its existing files decodable.
     """
+    if coder == "learned" and getattr(model, "context_model", None) is not None:
+        key = ("learned", id(model))
+        entry = _LOADED.get(key)
+        if entry is None or entry[0] is not model or entry[1] is not model.context_model:
+            from rnncomp.entropy.learned import table_bytes
+
+            digest = hashlib.sha256(b"rnncomp-learned|" + fingerprint(model, 32) + b"|context-model|" +
+                                    table_bytes(model.context_model)).digest()
+            entry = (model, model.context_model, digest)
+            with _LOCK:
+                _LOADED[key] = entry
+        return entry[2][:nbytes]
     entry = _LOADED.get(id(model))
     if entry is not None and entry[0] is model:
         return entry[2][:nbytes]
@@ -221,7 +248,10 @@ def ship(checkpoint, name: str = DEFAULT_MODEL, run_dir=None, dest=None, float16
         store_float16(dest / "model.weights.h5")
     from rnncomp.entropy.prior import FILENAME
 
+    from rnncomp.entropy.learned import FILENAME as CONTEXT_MODEL_FILE
+
     (dest / FILENAME).unlink(missing_ok=True)  # a prior belongs to the weights it was fitted to
+    (dest / CONTEXT_MODEL_FILE).unlink(missing_ok=True)  # and so does a context model (rnncomp fit-entropy)
     state = json.loads((src / "state.json").read_text()) if (src / "state.json").is_file() else {}
     info = {"name": name, "checkpoint": str(src), "step": state.get("step"),
             "train_seconds_recorded": state.get("train_seconds"), "shipped": time.strftime("%Y-%m-%d"),
@@ -282,7 +312,7 @@ def _copy_float16(weights: Path, tmp: Path) -> None:
         src.visititems(copy)
 
 
-def shipped_with_fingerprint(fp: bytes):
+def shipped_with_fingerprint(fp: bytes, coder: str | None = None):
     """The shipped model whose weights fingerprint starts with ``fp`` (None if none does).
 
     How a file keeps decoding after a release ships a new model under the name it
@@ -295,6 +325,6 @@ def shipped_with_fingerprint(fp: bytes):
             model = load_model(name)
         except RnncompError:
             continue
-        if fingerprint(model, len(fp)) == fp:
+        if fingerprint(model, len(fp), coder) == fp:
             return model
     return None

@@ -45,3 +45,10 @@ def make_prior(bits: int, seed: int = 0) -> dict:
     from rnncomp.entropy.prior import random_prior
 
     return random_prior(bits, seed)
+
+
+def make_context_model(bits: int, seed: int = 0, h1: int = 8, h2: int = 4, scale: int = 300) -> dict:
+    """A well-formed random integer context model for ``bits`` channels (for the ``learned`` coder's tests)."""
+    from rnncomp.entropy.learned import random_context_model
+
+    return random_context_model(bits, seed, h1, h2, scale)

@@ -18,21 +18,22 @@ from rnncomp.entropy import CODERS
 from rnncomp.errors import RnncompError
 from rnncomp.zoo import DEFAULT_MODEL
 
-from conftest import make_prior
+from conftest import make_context_model, make_prior
 
 PRIOR = make_prior(8)  # files made by make_file have 8 bits per code vector
+CONTEXT_MODEL = make_context_model(8)
 
 
 def read_codes(data, iterations=None, partial=False):
-    return bitstream.read_codes(data, iterations, partial, prior=PRIOR)
+    return bitstream.read_codes(data, iterations, partial, prior=PRIOR, context_model=CONTEXT_MODEL)
 
 
 def write(bits, header):
-    return bitstream.write(bits, header, prior=PRIOR)
+    return bitstream.write(bits, header, prior=PRIOR, context_model=CONTEXT_MODEL)
 
 
 def iter_codes(data, iterations=None, partial=False):
-    return bitstream.iter_codes(data, iterations, partial, prior=PRIOR)
+    return bitstream.iter_codes(data, iterations, partial, prior=PRIOR, context_model=CONTEXT_MODEL)
 
 FP = b"\x12\x34\x56\x78"
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
@@ -179,7 +180,7 @@ def test_trailing_bytes_are_refused():
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "PNG"),
     (b"\xff\xd8\xff\xe0" + b"\0" * 20, "JPEG"),
     (b"hello world", "not an rnncomp file"),
-    (MAGIC + bytes([2]) + b"\0" * 20, "unsupported format version 2"),
+    (MAGIC + bytes([3]) + b"\0" * 20, "unsupported format version 3"),
     (MAGIC + bytes([0]) + b"\0" * 20, "unsupported format version 0"),
     (MAGIC + bytes([VERSION, 0x40]) + b"\0" * 20, "reserved"),
     (MAGIC + bytes([VERSION, 0x0C]) + b"\0" * 20, "naming"),
@@ -252,8 +253,9 @@ def test_fuzz_garbage(data):
 @FUZZ
 @given(st.binary(max_size=120), st.sampled_from(CODERS), st.integers(1, 3))
 def test_fuzz_garbage_after_a_valid_header(tail, coder, k):
-    flags = CODERS.index(coder)
-    _decode_or_error(raw_header(flags=flags, height=40, width=50, k=k) + tail)
+    cid = CODERS.index(coder)
+    flags, version = (cid & 3) | (0x40 if cid >= 4 else 0), 2 if cid >= 4 else VERSION
+    _decode_or_error(raw_header(flags=flags, height=40, width=50, k=k, version=version) + tail)
 
 
 @FUZZ

@@ -9,7 +9,7 @@ from rnncomp import bitstream, codec, zoo
 from rnncomp.bitstream import BitstreamError, WrongModelError
 from rnncomp.errors import RnncompError
 
-from conftest import make_prior
+from conftest import make_context_model, make_prior
 
 K = 4
 
@@ -20,6 +20,7 @@ def model():
 
     m = get_model("toderici2017-lstm", width_multiplier=0.0625, iterations=K, bits=8, seed=0)
     m.context_prior = make_prior(8)  # so that every coder, "prior" included, can be tested
+    m.context_model = make_context_model(8)  # and "learned"
     return m
 
 
@@ -155,7 +156,8 @@ def test_measure(model):
 
 def test_auto_keeps_the_smallest_coder_and_bpp_keeps_the_most_iterations(model):
     img = image(37, 53)
-    files = {c: codec.compress(img, model, iterations=K, entropy=c) for c in codec.usable_coders(model)}
+    files = {c: codec.compress(img, model, iterations=K, entropy=c) for c in codec.auto_coders(model)}
+    assert codec.auto_coders(model) == [c for c in codec.usable_coders(model) if c != "learned"]
     auto = codec.compress(img, model, iterations=K)  # the default is auto
     assert len(auto) == min(len(f) for f in files.values())
     assert bitstream.read_header(auto).coder in files and auto in files.values()

@@ -13,7 +13,7 @@ from rnncomp.entropy import CODERS, new_coder, pack_raw, raw_size, unpack_raw
 from rnncomp.entropy.context import MAX_BITS_PER_BYTE, min_payload_bytes
 from rnncomp.entropy.huffman import MAX_LENGTH, code_lengths, decode_bytes, encode_bytes
 
-from conftest import make_prior
+from conftest import make_context_model, make_prior
 
 SHAPES = [(1, 1, 1), (1, 1, 8), (2, 2, 32), (3, 4, 8), (5, 7, 3), (12, 9, 32)]
 
@@ -29,7 +29,8 @@ def structured_bits(k, h, w, c, seed=0, flip=0.1):
 
 
 def _new(name, shape):
-    return new_coder(name, *shape, prior=make_prior(shape[-1]) if name == "prior" else None)
+    return new_coder(name, *shape, prior=make_prior(shape[-1]) if name == "prior" else None,
+                     context_model=make_context_model(shape[-1]) if name == "learned" else None)
 
 
 def code_file(name, bits):

@@ -12,7 +12,7 @@ import pytest
 from rnncomp import bitstream, codec, families
 from rnncomp.errors import BitstreamError, RnncompError, WrongModelError
 
-from conftest import make_prior
+from conftest import make_context_model, make_prior
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ def _recurrent(seed):
 
     m = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=3, bits=8, seed=seed)
     m.context_prior = make_prior(8)  # every coder, "prior" included
+    m.context_model = make_context_model(8)  # and "learned" (which auto never picks)
     return m
 
 
@@ -91,7 +92,8 @@ def test_the_registry_picks_the_family_from_the_model_and_from_the_file(case, im
     assert type(fc) is c.family and fc.model is model
     f = bitstream.parse(codec.compress(image, model, **_rate(fc, c.rates[-1])))
     assert families.for_file(f) is c.family
-    assert set(fc.usable_coders()) <= set(fc.coders)
+    assert set(fc.auto_coders()) <= set(fc.usable_coders()) <= set(fc.coders)
+    assert "learned" not in fc.auto_coders() and (c.name != "recurrent" or "learned" in fc.usable_coders())
     assert c.rates[-1] in fc.rate_points()
 
 
@@ -110,7 +112,7 @@ def test_every_coder_and_rate_round_trips_through_real_files(case, image):
             assert np.array_equal(out, decoded[r]), "the coders disagree on the image"
         auto = codec.compress(image, model, **_rate(fc, r))
         assert len(auto) == min(len(codec.compress(image, model, entropy=x, **_rate(fc, r)))
-                                for x in fc.usable_coders())
+                                for x in fc.auto_coders())
 
 
 def test_a_bpp_budget_gives_the_best_file_that_fits(case, image):

@@ -43,8 +43,9 @@ def add_compress(sub, fmt) -> None:
     rate.add_argument("--quality", type=nonnegative_int, metavar="Q",
                       help="hyperprior models: the rate point (0 = lowest; default the model's)")
     co.add_argument("--entropy", choices=ALL_CODERS + ("auto",), default="auto",
-                    help="entropy coder (binary codes: raw/huffman/context/prior; end-to-end compact "
-                         "images: raw/huffman/arithmetic/predictive; hyperprior latents: range); auto: the smallest file of every coder")
+                    help="entropy coder (binary codes: raw/huffman/context/prior/learned; end-to-end compact "
+                         "images: raw/huffman/arithmetic/predictive; hyperprior latents: range); auto: the smallest "
+                         "file of every coder but learned (opt-in: the browser decoder cannot read it yet)")
     co.add_argument("--tile", type=int, metavar="PX", default=None,
                     help="binary codecs: code images larger than PX on a side as overlapping windows, "
                          "in bounded memory (default 1024; 0: never tile)")

@@ -53,9 +53,10 @@ def add_evaluate(sub, fmt) -> None:
     ev.add_argument("--upscaler", choices=("bicubic", "srgan", "both"), default="bicubic",
                     help="end-to-end models: upscaling before the IRM ('both': one result each)")
     ev.add_argument("--entropy", default="auto", choices=ALL_CODERS + ("auto", "all"),
-                    help="entropy coder (auto: what compress writes by default, the smallest file); "
-                         "'all' writes one result per coder and auto (OUT-<coder>.json; prior only for "
-                         "a model with a context prior)")
+                    help="entropy coder (auto: what compress writes by default, the smallest file of "
+                         "every coder but the opt-in learned); 'all' writes one result per coder and auto "
+                         "(OUT-<coder>.json; prior only for a model with a context prior, learned only for "
+                         "one with a context model)")
     ev.add_argument("--out", required=True, help="result JSON file")
     ev.add_argument("--plot", help="also draw the curves (with --compare's) to this image file")
     ev.add_argument("--bpp-max", type=float, help="plot only up to this rate")

@@ -25,7 +25,7 @@ def add_demo(sub, fmt) -> None:
                     help="iteration counts (K, LO-HI or a comma list)")
     dm.add_argument("--thumbs", type=int, default=4, help="how many bundled 32x32 thumbnails to add")
     dm.add_argument("--entropy", choices=CODERS + ("auto",), default="auto",
-                    help="entropy coder (auto: the smallest file of every coder)")
+                    help="entropy coder (auto: the smallest file of every coder but the opt-in learned)")
     dm.set_defaults(func=cmd_demo)
 
 

@@ -1,5 +1,5 @@
 """Making models: ``train``, ``tune``, ``recipes``, ``scaling``, ``bench-data``, ``srgan-train``, ``srgan-eval``,
-``fit-prior`` and ``ship``."""
+``fit-prior``, ``fit-entropy`` and ``ship``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from rnncomp.cli.common import command_line, positive_int
 from rnncomp.errors import RnncompError
 
-__all__ = ["PARSERS", "cmd_bench_data", "cmd_fit_prior", "cmd_recipes", "cmd_scaling", "cmd_ship", "cmd_srgan_eval",
+__all__ = ["PARSERS", "cmd_bench_data", "cmd_fit_entropy", "cmd_fit_prior", "cmd_recipes", "cmd_scaling", "cmd_ship", "cmd_srgan_eval",
            "cmd_srgan_train", "cmd_train", "cmd_tune"]
 
 
@@ -268,6 +268,80 @@ def cmd_fit_prior(args) -> int:
     return 0
 
 
+# --- fit-entropy -------------------------------------------------------------------------------
+
+
+def add_fit_entropy(sub, fmt) -> None:
+    fe = sub.add_parser("fit-entropy", formatter_class=fmt,
+                        help="train the 'learned' entropy coder's integer context model on a model's codes",
+                        description="Encode training images with the model (random --crop windows of large "
+                                    "images, small images whole), train the context model on code length "
+                                    "with its integer arithmetic simulated, freeze it to integers and save "
+                                    "it. Written into a model folder as context-model.npz (the default for "
+                                    "a shipped model or checkpoint folder), the fingerprint of learned files covers "
+                                    "it. compress uses it only with --entropy learned: auto never picks "
+                                    "learned (the browser decoder cannot read it yet).")
+    fe.add_argument("--model", required=True, help="model name or checkpoint folder")
+    fe.add_argument("--data", nargs="+", help="training images: folders, images or .npz (not needed with "
+                                               "an existing --cache)")
+    fe.add_argument("--limit", type=positive_int, help="at most N images per source")
+    fe.add_argument("--crop", type=positive_int, default=128, help="one seeded random SxS crop per larger image")
+    fe.add_argument("--iterations", type=positive_int, default=8, help="iterations of codes")
+    fe.add_argument("--cache", help="codes .npz: read if it exists (and made by this model), else written")
+    fe.add_argument("--steps", type=positive_int, default=2000, help="training steps")
+    fe.add_argument("--hidden", type=positive_int, nargs=2, default=[32, 16], metavar=("H1", "H2"),
+                    help="the two hidden layers' widths")
+    fe.add_argument("--batch-bits", type=positive_int, default=1 << 17, help="code bits per training batch")
+    fe.add_argument("--learning-rate", type=float, default=5e-3, help="Adam's initial learning rate")
+    fe.add_argument("--seed", type=int, default=0, help="seed of the crops, the split and the initial weights")
+    fe.add_argument("--out", help="output .npz (default: MODEL_FOLDER/context-model.npz)")
+    fe.set_defaults(func=cmd_fit_entropy)
+
+
+def cmd_fit_entropy(args) -> int:
+    import json
+    from pathlib import Path
+
+    from rnncomp.codec import resolve_model
+    from rnncomp.entropy.learned import FILENAME, save_table
+    from rnncomp.entropy.learned_fit import extract_codes, fit_context_model, load_codes, save_codes
+    from rnncomp.errors import RnncompError
+    from rnncomp.zoo import _resolve, fingerprint
+
+    path, _ = _resolve(args.model)
+    out = Path(args.out) if args.out else (path / FILENAME if path.is_dir() else None)
+    if out is None:
+        raise RnncompError("a .keras model has no folder to hold its context model: pass --out")
+    model = resolve_model(args.model)
+    fp = fingerprint(model).hex()
+    cache = Path(args.cache) if args.cache else None
+    codes = None
+    if cache is not None and cache.is_file():
+        try:
+            codes = load_codes(cache, fingerprint=fp)
+            print(f"codes from {cache}", file=sys.stderr)
+        except RnncompError as e:  # codes of other weights: extract them again
+            print(f"{e}: extracting again", file=sys.stderr)
+    if codes is None:
+        if not args.data:
+            raise RnncompError("--data is needed to extract codes (no --cache file yet)")
+        codes = extract_codes(model, args.data, iterations=args.iterations, crop=args.crop, limit=args.limit,
+                              seed=args.seed, log=lambda m: print(m, file=sys.stderr))
+        if cache is not None:
+            save_codes(cache, codes, fingerprint=fp)
+    table, report = fit_context_model(codes, hidden1=args.hidden[0], hidden2=args.hidden[1], steps=args.steps,
+                                      learning_rate=args.learning_rate, batch_bits=args.batch_bits,
+                                      seed=args.seed, log=lambda m: print(m, file=sys.stderr))
+    report.update({"model_fingerprint": fp, "codes": {k: list(v.shape) for k, v in codes.items()},
+                   "command": " ".join(["rnncomp"] + sys.argv[1:])})
+    save_table(out, table)
+    out.with_name(out.stem + "-training.json").write_text(json.dumps(report, indent=1) + "\n")
+    val = ", ".join(f"{k}: {v['integer_bits_per_bit']:.4f}" for k, v in report["validation"].items())
+    print(f"context model ({args.hidden[0]}, {args.hidden[1]} hidden) after {args.steps} steps "
+          f"({report['train_seconds']:.0f} s); held-out bits per code bit {val} -> {out}")
+    return 0
+
+
 # --- ship --------------------------------------------------------------------------------------
 
 
@@ -295,4 +369,4 @@ def cmd_ship(args) -> int:
 PARSERS = {"train": add_train, "tune": add_tune, "recipes": add_recipes, "scaling": add_scaling,
            "bench-data": add_bench_data,
            "srgan-train": add_srgan_train, "srgan-eval": add_srgan_eval, "fit-prior": add_fit_prior,
-           "ship": add_ship}
+           "fit-entropy": add_fit_entropy, "ship": add_ship}

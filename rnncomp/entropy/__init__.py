@@ -21,6 +21,12 @@ back. Three coders, selectable per file:
     model's codes on training images and shipped with the model
     (:mod:`rnncomp.entropy.prior`): small images (thumbnails) have too few bits
     to learn their statistics, so they start from the model's.
+``learned`` (id 4, format version 2)
+    Range coding with probabilities from a small integer network over the
+    already-decoded bits of this and the two previous iterations, trained on the
+    model's codes and shipped with it (:mod:`rnncomp.entropy.learned`); exact
+    integer inference, so every machine decodes it. Opt-in: written only when
+    asked for by name, never by ``auto`` (the browser decoder cannot read it yet).
 
 A coder is a per-file, per-direction object made by :func:`new_coder`; it may
 carry state from iteration to iteration (the context coder's adaptive counts
@@ -79,12 +85,17 @@ def coder_name(cid: int) -> str:
     return CODERS[cid]
 
 
-def new_coder(name: str, h: int, w: int, bits: int, prior=None) -> IterationCoder:
+def new_coder(name: str, h: int, w: int, bits: int, prior=None, context_model=None) -> IterationCoder:
     """A fresh coder (one file, one direction) for iterations of shape ``(h, w, bits)``.
 
-    ``prior`` (the model's fitted context counts) is required by the ``prior`` coder.
+    ``prior`` (the model's fitted context counts) is required by the ``prior`` coder,
+    ``context_model`` (the model's integer context model table) by the ``learned`` coder.
     """
     coder_id(name)
+    if name == "learned":
+        from rnncomp.entropy.learned import LearnedCoder
+
+        return LearnedCoder(h, w, bits, context_model)
     if name == "prior":
         from rnncomp.entropy.context import ContextCoder
         from rnncomp.errors import RnncompError

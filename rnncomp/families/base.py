@@ -15,7 +15,8 @@ likelihoods), with rnncomp's progressive and real-file extras:
 
 - ``rate_name`` and :meth:`rate_points`: what sets the rate (``iterations``,
   ``levels``) and the values it takes;
-- ``coders`` / :meth:`usable_coders`: the entropy coders of its file kind;
+- ``coders`` / :meth:`usable_coders` / :meth:`auto_coders`: the entropy coders of its file kind,
+  those the model can write, and those ``auto`` picks among;
 - :meth:`compress`: image -> file bytes at a rate point (or the best file
   within a ``bpp`` budget);
 - :meth:`decompress` / :meth:`decompress_steps`: a parsed file
@@ -36,7 +37,7 @@ from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from rnncomp.coder_names import AUTO
+from rnncomp.coder_names import AUTO, OPT_IN_CODERS
 from rnncomp.errors import RnncompError, WrongModelError
 
 __all__ = ["FileCodec", "Measurement", "to_uint8"]
@@ -109,13 +110,17 @@ class FileCodec(abc.ABC):
     # Rates and coders -------------------------------------------------------------------------
 
     def usable_coders(self) -> list[str]:
-        """The coders this model can write (``auto`` picks among them)."""
+        """The coders this model can write (by name; ``auto`` picks among :meth:`auto_coders`)."""
         return list(self.coders)
+
+    def auto_coders(self) -> list[str]:
+        """The coders ``auto`` picks among: the usable ones but the opt-in ones (``learned``)."""
+        return [c for c in self.usable_coders() if c not in OPT_IN_CODERS]
 
     def check_coder(self, entropy: str) -> list[str]:
         """The coders to try for ``entropy`` (a coder or ``auto``); a clear error otherwise."""
         if entropy == AUTO:
-            return self.usable_coders()
+            return self.auto_coders()
         if entropy not in self.usable_coders():
             raise RnncompError(self._coder_error(entropy))
         return [entropy]
@@ -188,7 +193,7 @@ class FileCodec(abc.ABC):
         from rnncomp import zoo
         from rnncomp.bitstream import FINGERPRINT_BYTES
 
-        fp = zoo.fingerprint(self.model, FINGERPRINT_BYTES)
+        fp = zoo.fingerprint(self.model, FINGERPRINT_BYTES, getattr(header, "coder", None))
         if fp != header.fingerprint:
             written = f" ({header.model_name})" if header.model_name else ""
             raise WrongModelError(

@@ -9,7 +9,9 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
   keeps the most iterations whose real file (header and checks included) is at
   most ``B`` bits per pixel, then the fewest bytes.
 - Coders: ``raw``, ``huffman``, ``context``, ``prior`` (with the model's fitted
-  context prior); ``auto`` writes each and keeps the smallest.
+  context prior); ``auto`` writes each and keeps the smallest. ``learned`` (with the
+  model's context model, format version 2) only when asked for by name: ``auto`` never
+  picks it, since the browser decoder (``web/``) cannot read it yet.
 - Large images: over ``tile`` px on a side, overlapping windows in bounded
   memory (:mod:`rnncomp.tiling`); decoding runs at most ``max_pixels`` at once
   (:mod:`rnncomp.budget`; default one 1024x1024 window).
@@ -77,8 +79,14 @@ class BinaryFileCodec(FileCodec):
         """The model's fitted context prior (:mod:`rnncomp.entropy.prior`), or None."""
         return getattr(self.model, "context_prior", None)
 
+    @property
+    def context_model(self):
+        """The model's integer context model (:mod:`rnncomp.entropy.learned`), or None."""
+        return getattr(self.model, "context_model", None)
+
     def usable_coders(self) -> list[str]:
-        return [c for c in CODERS if c != "prior" or self.prior is not None]
+        return [c for c in CODERS if (c != "prior" or self.prior is not None)
+                and (c != "learned" or self.context_model is not None)]
 
     def check_coder(self, entropy: str) -> list[str]:
         if entropy not in CODERS + (AUTO,):
@@ -86,6 +94,9 @@ class BinaryFileCodec(FileCodec):
         if entropy == "prior" and self.prior is None:
             raise RnncompError("this model has no context prior: use --entropy context "
                                "(or fit one: rnncomp fit-prior)")
+        if entropy == "learned" and self.context_model is None:
+            raise RnncompError("this model has no context model: use --entropy context "
+                               "(or fit one: rnncomp fit-entropy)")
         return super().check_coder(entropy)
 
     def rate(self, iterations=None, levels=None, quality=None):
@@ -130,7 +141,7 @@ class BinaryFileCodec(FileCodec):
         tiling = {"tile": layout.tile, "overlap": layout.overlap} if layout is not None and layout.tiled else {}
         return Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
                       iterations=iterations, coder=coder, model_name=zoo.model_name(m),
-                      fingerprint=zoo.fingerprint(m), **tiling)
+                      fingerprint=zoo.fingerprint(m, coder=coder), **tiling)
 
     # Coding -------------------------------------------------------------------------------
 
@@ -149,7 +160,7 @@ class BinaryFileCodec(FileCodec):
         self.warn_budget(headers[0])
         if bits is None:
             bits = self._encode_tiled(image, k, layout, tile_batch) if layout.tiled else m.encode(image, k).bits[:, 0]
-        files = [bitstream.write(bits, h, prior=self.prior) for h in headers]
+        files = [bitstream.write(bits, h, prior=self.prior, context_model=self.context_model) for h in headers]
         if bpp is None:
             return min(files, key=len)  # ties: the first coder in CODERS order
         return self._fit(files, k, bpp, height * width)
@@ -233,7 +244,7 @@ class BinaryFileCodec(FileCodec):
                    max_pixels=None) -> np.ndarray:
         limit = self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
-        codes = bitstream.iter_codes(f, rate, partial, prior=self.prior)
+        codes = bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model)
         if not f.header.tile:
             return self.decode_bits(np.stack(list(codes)), f.header)
         # A tiled file's code grid is kept packed (1 bit per code bit), each window's block unpacked for its decode.
@@ -293,7 +304,7 @@ class BinaryFileCodec(FileCodec):
             header = files[members[0]].header
             stride = header.stride
             for chunk in batches(members, budget.fitting(batch, self.decode_pixels(header)[0], limit)):
-                bits = np.stack([np.stack(list(bitstream.iter_codes(files[n], k, prior=self.prior)))
+                bits = np.stack([np.stack(list(bitstream.iter_codes(files[n], k, prior=self.prior, context_model=self.context_model)))
                                  for n in chunk], axis=1)
                 decoded = to_uint8(m.decode(Codes(bits, (height, width), stride)))
                 for j, n in enumerate(chunk):
@@ -309,7 +320,7 @@ class BinaryFileCodec(FileCodec):
             yield self.decompress(f, rate, partial, max_pixels=limit)
             return
         decoder = self.model.progressive_decoder((f.header.height, f.header.width), 1)
-        for bits in bitstream.iter_codes(f, rate, partial, prior=self.prior):
+        for bits in bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model):
             yield to_uint8(decoder.step(bits[None])[0])
 
     # Evaluation -----------------------------------------------------------------------------
@@ -332,8 +343,8 @@ class BinaryFileCodec(FileCodec):
         m = self.model
         auto = AUTO in coders
         coders = [c for c in coders if c != AUTO]
-        if auto:
-            coders = list(dict.fromkeys(coders + self.usable_coders()))
+        picks = self.auto_coders() if auto else []  # what auto chooses among (never learned)
+        coders = list(dict.fromkeys(coders + picks))
         ks = sorted({int(k) for k in rates})
         if not ks or ks[0] < 1:
             raise RnncompError(f"iteration counts must be >= 1, got {list(rates)}")
@@ -342,6 +353,8 @@ class BinaryFileCodec(FileCodec):
                 raise RnncompError(f"unknown entropy coder {c!r}; choose from {', '.join(CODERS)}")
             if c == "prior" and self.prior is None:
                 raise RnncompError("this model has no context prior, so no 'prior' coder")
+            if c == "learned" and self.context_model is None:
+                raise RnncompError("this model has no context model, so no 'learned' coder")
         if not images:
             raise RnncompError("no images to evaluate")
         top = ks[-1]
@@ -377,9 +390,9 @@ class BinaryFileCodec(FileCodec):
                     for c in coders:
                         t0 = time.perf_counter()
                         data = bitstream.write(codes.bits[:, j], self.header(shape[0], shape[1], top, c),
-                                               prior=self.prior)
+                                               prior=self.prior, context_model=self.context_model)
                         enc_t[c][i] += time.perf_counter() - t0
-                        if auto:  # auto writes every coder's file
+                        if c in picks:  # auto writes the file of every coder it picks among
                             enc_t[AUTO][i] += time.perf_counter() - t0
                         f = bitstream.parse(data)
                         cut = [f.truncate(k) for k in ks]
@@ -388,9 +401,9 @@ class BinaryFileCodec(FileCodec):
                             bpps[f"{c}-headerless"][i] = [8.0 * len(bitstream.strip_header(d)) / pixels
                                                           for d in cut]
                         t0 = time.perf_counter()
-                        _, bits = bitstream.read_codes(data, prior=self.prior)
+                        _, bits = bitstream.read_codes(data, prior=self.prior, context_model=self.context_model)
                         dec_t[c][i] = time.perf_counter() - t0
-                        if back is None or c in ("context", "prior"):
+                        if back is None or c in ("context", "prior", "learned"):
                             back = bits
                     read_back.append(back)
                 t0 = time.perf_counter()
@@ -403,9 +416,9 @@ class BinaryFileCodec(FileCodec):
                 model_dec = (time.perf_counter() - t0) / len(chunk)
                 for i in chunk:
                     if auto:  # the coder of the image's smallest full file
-                        chosen = min(coders, key=lambda c: bpps[c][i][-1])
+                        chosen = min(picks, key=lambda c: bpps[c][i][-1])
                         for suffix in ("", "-headerless") if headerless else ("",):
-                            bpps[AUTO + suffix][i] = np.min([bpps[c + suffix][i] for c in coders], axis=0).tolist()
+                            bpps[AUTO + suffix][i] = np.min([bpps[c + suffix][i] for c in picks], axis=0).tolist()
                         dec_t[AUTO][i] = dec_t[chosen][i]
                 for c in shown:
                     for i in chunk:

@@ -698,10 +698,11 @@ def file_codes(data, model=None) -> dict:
         raise RnncompError(f"a tiled file ({header.width}x{header.height}, coded as windows of at most "
                            f"{header.tile} px): the exported networks decode untiled files; use rnncomp "
                            "decompress, or export at the size of one window")
-    prior = None
-    if header.coder == "prior":
-        prior = codec.open_file(f, model)[1].prior
-    _, bits = bitstream.read_codes(f, prior=prior)
+    prior = context_model = None
+    if header.coder in ("prior", "learned"):
+        fc = codec.open_file(f, model)[1]
+        prior, context_model = fc.prior, fc.context_model
+    _, bits = bitstream.read_codes(f, prior=prior, context_model=context_model)
     return {"kind": "recurrent", "bits": bits, "shape": (header.height, header.width),
             "fingerprint": header.fingerprint.hex()}
 

@@ -68,11 +68,13 @@ def tiny_models(seed: int = 0, kinds=("binary", "compact", "latent")) -> dict:
     from rnncomp.models.checkpoint import build_model
     from rnncomp.registry import get_model
 
+    from rnncomp.entropy.learned import random_context_model
     from rnncomp.entropy.prior import random_prior
 
     def binary():
         m = get_model("toderici2017-lstm-additive", width_multiplier=0.0625, iterations=3, bits=8, seed=seed)
         m.context_prior = random_prior(8, seed)  # well-formed, so that the prior coder is reached too
+        m.context_model = random_context_model(8, seed)  # and a context model, so the learned coder is too
         return m
 
     build = {
@@ -116,7 +118,7 @@ def _binary_case(rng, model) -> Case:
         tile = int(rng.choice((stride, 2 * stride, 64, 256, TILE, 4096, bitstream.MAX_SIDE, 2 * bitstream.MAX_SIDE)))
         overlap = int(rng.choice((stride, 32, max(stride, tile // 2), tile)))
     fields = dict(height=height, width=width, stride=stride, bits=bits, iterations=k, coder=coder, model_name="",
-                  fingerprint=zoo.fingerprint(model), tile=tile, overlap=overlap)
+                  fingerprint=zoo.fingerprint(model, coder=coder), tile=tile, overlap=overlap)
     header = _unchecked(bitstream.Header, **fields)
     try:  # the shapes a reader derives, where the fields allow them
         shape = bitstream.Header(**fields).iteration_shape
@@ -128,12 +130,13 @@ def _binary_case(rng, model) -> Case:
         try:  # a real file of random codes
             codes = (rng.random((k,) + tuple(shape)) < rng.random()).astype(np.uint8)
             return Case("binary", fields, bitstream.write(codes, bitstream.Header(**fields),
-                                                          prior=getattr(model, "context_prior", None)))
+                                                          prior=getattr(model, "context_prior", None),
+                                                          context_model=getattr(model, "context_model", None)))
         except (RnncompError, ValueError):
             pass  # the writer refuses these fields: fall through to a crafted payload
     if coder == "raw" or raw <= 64:
         size = raw
-    elif coder in ("context", "prior"):
+    elif coder in ("context", "prior", "learned"):
         size = min_payload_bytes(n)
     else:
         size = int(rng.integers(1, 40))
@@ -254,7 +257,9 @@ def run_case(case: Case, models: dict) -> dict:
         if _work(f, family) > WORK_PIXELS:
             if not f.single:
                 # entropy-decode every chunk (the work before the model), discarding the codes
-                collections.deque(bitstream.iter_codes(f, prior=getattr(model, "context_prior", None)), maxlen=0)
+                codes = bitstream.iter_codes(f, prior=getattr(model, "context_prior", None),
+                                             context_model=getattr(model, "context_model", None))
+                collections.deque(codes, maxlen=0)
             out["outcome"] = "checked"
         else:
             image = fc.decompress(f)

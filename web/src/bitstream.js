@@ -1,6 +1,8 @@
 // The .rnc container, version 1, as docs/bitstream.md specifies it: a port of rnncomp/bitstream.py's reader
 // (every check, every limit, the same messages) for recurrent-codec files, untiled and tiled. End-to-end and
 // hyperprior (latent) files are recognised and refused with the same messages as rnncomp's binary-code reader.
+// Version-2 headers (flag bit 6: coder ids 4-7, the `learned` coder) are read and checked as rnncomp reads them;
+// their coder is not decoded here (codes.js refuses it by name).
 //
 // parse(bytes) reads a whole file; ChunkReader reads one as its bytes arrive and hands out each chunk's payload
 // as soon as its check is verified (what a progressive page needs); truncate(bytes, j) is rnncomp.bitstream.truncate.
@@ -10,6 +12,10 @@ import { crc32 } from './crc32.js';
 
 export const MAGIC = [0x52, 0x4e]; // "RN"
 export const VERSION = 1;
+/** The version of files whose coder id is 4 or more (flag bit 6 then holds the id's bit 2). */
+export const VERSION_EXTENDED = 2;
+/** The versions this reader reads (rnncomp.bitstream.VERSIONS). */
+export const VERSIONS = [VERSION, VERSION_EXTENDED];
 export const FINGERPRINT_BYTES = 4;
 export const CHECK_BYTES = 1;
 export const LAST_CHECK_BYTES = 3;
@@ -22,7 +28,7 @@ export const MAX_CODE_POSITIONS = 2 ** 20;
 export const MAX_ITERATION_BITS = 2 ** 24;
 export const MAX_NAME = 64;
 /** rnncomp/coder_names.py's CODERS, by header id. */
-export const CODERS = ['raw', 'huffman', 'context', 'prior'];
+export const CODERS = ['raw', 'huffman', 'context', 'prior', 'learned'];
 /** The most code bits one byte of a context payload may carry (rnncomp.entropy.context.MAX_BITS_PER_BYTE). */
 export const MAX_BITS_PER_BYTE = 1024;
 export const DEFAULT_MODEL = 'rnncomp-default';
@@ -34,6 +40,7 @@ const KIND_UNNAMED = 2;
 const FLAG_COMPACT = 0x10;
 const FLAG_TILED = 0x20;
 const FLAG_LATENT = FLAG_COMPACT | FLAG_TILED;
+const FLAG_CODER_HIGH = 0x40;
 
 const COMPACT_NOT_BINARY = 'this is an end-to-end codec file (a compact image), not a recurrent-codec '
   + 'file: read it with read_compact / rnncomp decompress';
@@ -182,15 +189,23 @@ function parsePrefix(data) {
   }
   if (data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) throw new BitstreamError(notRncMessage(data));
   if (data.length < 4) throw new BitstreamError('truncated file: header cut short');
-  if (data[2] !== VERSION) {
-    throw new BitstreamError(`unsupported format version ${data[2]} (this rnncomp reads version ${VERSION})`);
+  const version = data[2];
+  if (!VERSIONS.includes(version)) {
+    const known = VERSIONS.join(', ');
+    throw new BitstreamError(`unsupported format version ${version} (this rnncomp reads versions ${known})`);
   }
   const flags = data[3];
-  const coderId = flags & 3;
+  let coderId = flags & 3;
   const kind = (flags >> 2) & 3;
   const compact = Boolean(flags & FLAG_COMPACT);
   const tiled = Boolean(flags & FLAG_TILED);
-  if (flags >> 6) throw new BitstreamError('corrupt header: reserved flag bits are set');
+  if (version === VERSION_EXTENDED) {
+    // flag bit 6 is bit 2 of a binary-code file's coder id, and must be set
+    if (compact || !(flags & FLAG_CODER_HIGH) || flags >> 7) {
+      throw new BitstreamError('corrupt header: bad flags for a version-2 file');
+    }
+    coderId |= 4;
+  } else if (flags >> 6) throw new BitstreamError('corrupt header: reserved flag bits are set');
   if (kind > KIND_UNNAMED) throw new BitstreamError('corrupt header: unknown model naming');
   let pos = 4;
   let modelName;
@@ -247,10 +262,11 @@ function packHeader(h) {
     kind = KIND_NAMED;
     name = [h.modelName.length, ...Array.from(h.modelName, (c) => c.charCodeAt(0))];
   } else kind = KIND_UNNAMED;
-  const flags = h.coderId | (kind << 2) | (h.tile ? FLAG_TILED : 0);
+  const high = h.coderId >= 4; // a coder of format version 2
+  const flags = (h.coderId & 3) | (kind << 2) | (h.tile ? FLAG_TILED : 0) | (high ? FLAG_CODER_HIGH : 0);
   const strideLog2 = Math.log2(h.stride);
   return Uint8Array.from([
-    ...MAGIC, VERSION, flags, ...name, ...h.fingerprint, strideLog2, ...varint(h.bits), ...varint(h.height),
+    ...MAGIC, high ? VERSION_EXTENDED : VERSION, flags, ...name, ...h.fingerprint, strideLog2, ...varint(h.bits), ...varint(h.height),
     ...varint(h.width), ...varint(h.iterations),
     ...(h.tile ? [...varint(h.tile / h.stride), ...varint(h.overlap / h.stride)] : []),
   ]);
@@ -448,7 +464,7 @@ export class ChunkReader {
       if (this.partial) return null;
       throw new BitstreamError(`truncated file: ${where} cut short`);
     }
-    if (h.coder !== 'raw' && n < raw && (h.coder === 'context' || h.coder === 'prior')
+    if (h.coder !== 'raw' && n < raw && ['context', 'prior', 'learned'].includes(h.coder)
       && n < minPayloadBytes(h.iterationBits)) {
       if (this.partial && last) return null;
       throw new BitstreamError(`corrupt file: ${where} is too short to hold its bits`);

@@ -2,11 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { parse, truncate, ChunkReader } from '../src/bitstream.js';
 import { readCodes, codeDecoder } from '../src/codes.js';
 import { packRaw } from '../src/entropy/raw.js';
-import { readJson, readBytes, toHex } from './helpers.js';
+import { UnsupportedError } from '../src/errors.js';
+import { WEB, readJson, readBytes, toHex } from './helpers.js';
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
@@ -64,4 +67,22 @@ test('a file read as its bytes arrive gives each chunk once its check is in, and
       assert.deepEqual(codes, c.codes, `${c.name} piece ${piece}`);
     }
   }
+});
+
+test('a learned file (version 2): its header is read, truncate keeps version 2, its coder is refused by name', () => {
+  // rnncomp's committed learned file of a bundled thumbnail (tests/fixtures/learned, written by rnncomp-default)
+  const data = new Uint8Array(readFileSync(join(WEB, '..', 'tests', 'fixtures', 'learned', 'thumb0.rnc')));
+  const f = parse(data);
+  assert.equal(f.header.coder, 'learned');
+  assert.equal(f.header.coderId, 4);
+  assert.deepEqual(truncate(data, f.header.iterations), data);
+  for (let j = 1; j < f.header.iterations; j += 1) {
+    const cut = truncate(data, j);
+    assert.equal(cut[2], 2);
+    assert.equal(cut[3], data[3]);
+    const g = parse(cut);
+    assert.equal(g.header.iterations, j);
+    assert.deepEqual(g.payloads, f.payloads.slice(0, j));
+  }
+  assert.throws(() => readCodes(f), (e) => e instanceof UnsupportedError && /'learned'/.test(e.message));
 });
