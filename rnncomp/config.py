@@ -205,10 +205,10 @@ class RecurrentConfig(_JsonMixin):
         use_bias: biases in the convolutions.
         seed: seed of the stochastic binarizer (``None``: random).
         loss: the per-iteration training loss, one of ``LOSSES``: ``l1`` (Toderici 2017,
-            ``mean|r_t|``) or ``ssim-weighted-l1`` (Johnston et al. 2018, sec. 3.2: the
+            ``mean|r_t|``) or ``ssim-weighted-l1`` (Johnston et al. 2018: the
             per-pixel L1 weighted by the local structural dissimilarity of x̂_t;
             :mod:`rnncomp.models.ssim_weighted`).
-        priming_steps: hidden-state priming (Johnston et al. 2018, sec. 3.3): the extra
+        priming_steps: hidden-state priming (Johnston et al. 2018): the extra
             steps the encoder's and the decoder's recurrent units run on the first
             iteration's input before it emits b_1 and x̂_1 (0: none, Toderici 2017).
         diffusion_steps: the same extra steps at every later iteration (Johnston's

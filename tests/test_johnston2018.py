@@ -265,6 +265,17 @@ def test_export_refuses_a_first_iteration_primed_unlike_the_others(primed):
         export(primed, None, "savedmodel", size=(16, 16), check=False)
 
 
+def test_a_k_diffusion_model_exports_and_decodes_as_rnncomp_does(plain, tmp_path):
+    """priming_steps == diffusion_steps: every iteration runs alike, inside the exported networks."""
+    from rnncomp.tools.export import export
+
+    m = tiny(priming_steps=1, diffusion_steps=1)
+    m.set_weights(plain.get_weights())
+    man = export(save_checkpoint(m, tmp_path / "m"), tmp_path / "out", "savedmodel", size=(16, 24))
+    assert (man["model"]["priming_steps"], man["model"]["diffusion_steps"]) == (1, 1)
+    assert man["check"]["max_pixel_difference"] <= 1 and man["check"]["encoder_agreement"] >= 0.99
+
+
 # --- zero codes in training ------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ model is exactly Toderici 2017's above):
 
 - hidden-state priming and diffusion (Johnston et al. 2018, "Improved lossy image
   compression with priming and spatially adaptive bit rates for recurrent
-  networks", sec. 3.3): at iteration 1 the encoder's and the decoder's recurrent
+  networks"): at iteration 1 the encoder's and the decoder's recurrent
   units run ``1 + priming_steps`` steps on the same input (r_0 for E, b_1 for D),
   carrying their states, and only the last step's output becomes b_1 (through B)
   and x̂_1 (through the decoder's last conv); every later iteration runs
@@ -48,7 +48,7 @@ model is exactly Toderici 2017's above):
   extra steps spread each unit's state spatially (a 3x3 kernel reaches one block
   further per step). The non-recurrent convolutions (the stems, B, the decoder's
   last conv, the gain estimator) run once per iteration;
-- the SSIM-weighted loss (Johnston 2018, sec. 3.2; ``loss = "ssim-weighted-l1"``,
+- the SSIM-weighted loss (Johnston 2018; ``loss = "ssim-weighted-l1"``,
   :mod:`rnncomp.models.ssim_weighted`);
 - zero codes in training (Covell et al. 2017; ``zero_code_probability``,
   :mod:`rnncomp.models.zero_codes`).

@@ -1,4 +1,4 @@
-"""The SSIM-weighted L1 loss of Johnston et al. 2018, section 3.2.
+"""The SSIM-weighted L1 loss of Johnston et al. 2018.
 
 Johnston, Vincent, Minnen, Covell, Singh, Chinen, Hwang, Shor & Toderici 2018,
 "Improved lossy image compression with priming and spatially adaptive bit rates
@@ -13,17 +13,18 @@ x̂_t of iteration t:
 
 (``w_t'`` are the per-iteration weights ``iteration_weights``, as for plain L1).
 
-Choices, stated (where the paper gives the idea and not every constant):
+Choices, stated (the window, the scaling of 1 - SSIM and the normalisation are
+ours where the paper's constants could not be checked against its text here):
 
 - the SSIM map is Wang et al. 2004's (11-tap Gaussian window, sigma 1.5,
   K1 = 0.01, K2 = 0.03, images in [0, 1]), per channel, with the window cut at the
   image border and renormalised there (so any crop size works, no padding bias);
 - one weight per pixel (the mean of the three channels' dissimilarities);
-- the weights are normalised to mean 1 over each image (the paper normalises the
-  weights over the image; a sum of 1 instead differs by the pixel count, a constant,
-  and mean 1 keeps the loss on plain L1's scale, so ``beta`` and the learning rate
-  of an L1 run carry over to a fine-tune), ``eps`` makes a perfect reconstruction
-  (d = 0 everywhere) plain L1;
+- the weights are normalised to mean 1 over each image and iteration (normalising
+  them to a sum of 1 instead differs by the pixel count, a constant; mean 1 keeps
+  the loss on plain L1's scale, so ``beta`` and the learning rate of an L1 run carry
+  over to a fine-tune); ``eps`` makes a perfect reconstruction (d = 0 everywhere)
+  plain L1;
 - the weights are constants for the gradient (``stop_gradient``): the loss moves
   the reconstruction towards x, never the SSIM map towards flatness;
 - x̂_t is clipped to [0, 1] for the weights (not for the L1 term, whose gradient
