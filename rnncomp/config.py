@@ -38,6 +38,7 @@ __all__ = [
     "E2EConfig",
     "HyperpriorConfig",
     "SRGANConfig",
+    "LOSSES",
     "UNITS",
     "UPSCALERS",
     "FRAMEWORKS",
@@ -51,6 +52,9 @@ __all__ = [
 UNITS = ("lstm", "gru", "residual_gru")
 #: Reconstruction frameworks of Toderici et al. 2017, section 2.
 FRAMEWORKS = ("one_shot", "additive", "residual_scaling")
+#: Training losses of the recurrent codec: Toderici 2017's L1 on the residuals, and Johnston et al.
+#: 2018's per-pixel L1 weighted by the local structural dissimilarity (:mod:`rnncomp.models.ssim_weighted`).
+LOSSES = ("l1", "ssim-weighted-l1")
 
 
 def scale_width(width: int, multiplier: float) -> int:
@@ -74,6 +78,10 @@ class _JsonMixin:
     #: and free to differ when a run starts from another run's weights (the trainer's ``init_from``).
     #: Changing one of these lists changes the fingerprint of every model of that class.
     TRAINING_ONLY: ClassVar[tuple[str, ...]] = ()
+    #: Coding fields added after models of the class were shipped, with the value every earlier
+    #: model has: left out of the fingerprint while they hold it, so earlier models (and their
+    #: files) keep their fingerprint; any other value is fingerprinted like every coding field.
+    FINGERPRINT_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict; ``model_type`` names the model family."""
@@ -196,6 +204,20 @@ class RecurrentConfig(_JsonMixin):
         beta: the loss scale beta in ``beta * sum_t w_t * mean|r_t|``.
         use_bias: biases in the convolutions.
         seed: seed of the stochastic binarizer (``None``: random).
+        loss: the per-iteration training loss, one of ``LOSSES``: ``l1`` (Toderici 2017,
+            ``mean|r_t|``) or ``ssim-weighted-l1`` (Johnston et al. 2018: the
+            per-pixel L1 weighted by the local structural dissimilarity of x̂_t;
+            :mod:`rnncomp.models.ssim_weighted`).
+        priming_steps: hidden-state priming (Johnston et al. 2018): the extra
+            steps the encoder's and the decoder's recurrent units run on the first
+            iteration's input before it emits b_1 and x̂_1 (0: none, Toderici 2017).
+        diffusion_steps: the same extra steps at every later iteration (Johnston's
+            "diffusion"; their k-diffusion is ``priming_steps = diffusion_steps = k``).
+        zero_code_probability: zero codes in training (Covell et al. 2017's stop codes):
+            the probability that a code tile of a training image stops after a random
+            iteration (its codes are 0 from then on, so the decoder learns that 0 means
+            "nothing sent"; :mod:`rnncomp.models.zero_codes`). 0: off.
+        zero_code_tile: the side, in code blocks, of the tiles that stop together.
     """
 
     model_type: ClassVar[str] = "recurrent"
@@ -208,7 +230,9 @@ class RecurrentConfig(_JsonMixin):
         "decoder_hidden_kernel_sizes": int,
         "iteration_weights": float,
     }
-    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "iteration_weights", "beta", "seed")
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = ("name", "iterations", "iteration_weights", "beta", "seed",
+                                                "loss", "zero_code_probability", "zero_code_tile")
+    FINGERPRINT_DEFAULTS: ClassVar[dict[str, Any]] = {"priming_steps": 0, "diffusion_steps": 0}
 
     name: str = "toderici2017-lstm"
     unit: str = "lstm"
@@ -231,10 +255,26 @@ class RecurrentConfig(_JsonMixin):
     beta: float = 1.0
     use_bias: bool = True
     seed: int | None = None
+    loss: str = "l1"
+    priming_steps: int = 0
+    diffusion_steps: int = 0
+    zero_code_probability: float = 0.0
+    zero_code_tile: int = 1
 
     def __post_init__(self):
         self._lists_to_tuples()
         _check(self.unit in UNITS, f"unit must be one of {UNITS}, got {self.unit!r}")
+        _check(self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for key in ("priming_steps", "diffusion_steps", "zero_code_tile"):
+            value = getattr(self, key)
+            _check(isinstance(value, int) and not isinstance(value, bool),
+                   f"{key} must be an integer, got {value!r}")
+        _check(0 <= self.priming_steps <= 16, f"priming_steps must be in 0..16, got {self.priming_steps}")
+        _check(0 <= self.diffusion_steps <= 16, f"diffusion_steps must be in 0..16, got {self.diffusion_steps}")
+        _check(isinstance(self.zero_code_probability, (int, float)) and not isinstance(self.zero_code_probability, bool)
+               and 0.0 <= self.zero_code_probability <= 1.0,
+               f"zero_code_probability must be a probability in [0, 1], got {self.zero_code_probability!r}")
+        _check(self.zero_code_tile >= 1, f"zero_code_tile must be >= 1 code blocks, got {self.zero_code_tile}")
         _check(
             self.framework in FRAMEWORKS,
             f"framework must be one of {FRAMEWORKS}, got {self.framework!r}",
@@ -290,6 +330,10 @@ class RecurrentConfig(_JsonMixin):
     def width(self, full_width: int) -> int:
         """A full-size width scaled by ``width_multiplier``."""
         return scale_width(full_width, self.width_multiplier)
+
+    def recurrent_steps(self, iteration: int) -> int:
+        """Steps the recurrent units run at ``iteration`` (1-based): 1 + the priming or diffusion steps."""
+        return 1 + (self.priming_steps if iteration == 1 else self.diffusion_steps)
 
     @property
     def loss_weights(self) -> tuple[float, ...]:

@@ -163,7 +163,9 @@ def fingerprint(model, nbytes: int = 4, coder: str | None = None) -> bytes:
     """The first ``nbytes`` of a SHA-256 over the model's coding config and weights.
 
     Covered: the model class, every config field except training-only ones
-    (the config class's ``TRAINING_ONLY``, :func:`rnncomp.config.training_only_fields`), and
+    (the config class's ``TRAINING_ONLY``, :func:`rnncomp.config.training_only_fields`) and
+    except fields added later that hold every earlier model's value (``FINGERPRINT_DEFAULTS``,
+    e.g. the recurrent codec's ``priming_steps = 0``), and
     for each weight in ``model.weights`` order its path below the model (the
     model's own, process-dependent name is dropped), dtype, shape and
     little-endian bytes; and the context prior's tables when the model has one
@@ -198,6 +200,9 @@ def fingerprint(model, nbytes: int = 4, coder: str | None = None) -> bytes:
     config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
     for key in training_only_fields(model.config):
         config.pop(key, None)
+    for key, value in getattr(model.config, "FINGERPRINT_DEFAULTS", {}).items():
+        if key in config and config[key] == value:  # a field added later, at every earlier model's value
+            del config[key]
     h.update(type(model).__name__.encode())
     h.update(json.dumps(config, sort_keys=True).encode())
     prior = getattr(model, "context_prior", None)

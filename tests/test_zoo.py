@@ -75,7 +75,8 @@ def test_training_only_fields_are_the_fingerprints():
     from rnncomp import config
 
     expected = {
-        config.RecurrentConfig: {"name", "iterations", "iteration_weights", "beta", "seed"},
+        config.RecurrentConfig: {"name", "iterations", "iteration_weights", "beta", "seed", "loss",
+                                 "zero_code_probability", "zero_code_tile"},
         config.ConvDeconvConfig: {"name", "iterations", "beta", "seed"},
         config.E2EConfig: {"name", "iterations", "seed", "levels", "default_levels", "low_variance", "loss",
                            "upscaler", "srgan_model"},

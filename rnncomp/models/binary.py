@@ -9,7 +9,8 @@ Training (through Keras's own ``fit``/``evaluate``, on every backend):
     the reconstructions x̂_1 .. x̂_T of every iteration, in the input scale
     [0, 1] (not clipped, so that gradients flow). ``compute_loss`` is
     ``beta * sum_t w_t * mean|x - x̂_t|`` (Toderici 2017: L1 on the residuals
-    r_t = x - x̂_t of every iteration, averaged over pixels); ``compute_metrics``
+    r_t = x - x̂_t of every iteration, averaged over pixels; ``config.loss =
+    "ssim-weighted-l1"``: Johnston et al. 2018's SSIM-weighted L1); ``compute_metrics``
     adds one PSNR per iteration (``psnr_1`` .. ``psnr_T``, clipped to [0, 1],
     peak 1). Compile with only an optimizer: ``model.compile(optimizer=...)``
     and ``model.fit(images)`` (no targets).
@@ -50,6 +51,7 @@ from keras import ops
 from rnncomp.models.base import ConfigModel, compile_step, scale_for_distribution, to_numpy
 from rnncomp.models.codes import Codes
 from rnncomp.models.padding import check_images, pad_images, pad_tensor
+from rnncomp.models.ssim_weighted import ssim_weighted_l1
 
 __all__ = ["BinaryCodec", "ProgressiveDecoder"]
 
@@ -180,20 +182,31 @@ class BinaryCodec(ConfigModel):
         x_hat = ops.zeros_like(x)
         states = None
         outputs = []
-        for _ in range(iterations):
-            _, x_hat, states = self.encode_iteration(x, x_hat, states, bool(training))
+        masks = self.code_masks(x, iterations) if training else None
+        for t in range(iterations):
+            extra = {} if masks is None else {"code_mask": masks[t]}
+            _, x_hat, states = self.encode_iteration(x, x_hat, states, bool(training), **extra)
             outputs.append(x_hat)
         y = ops.stack(outputs, axis=1)[:, :, : shape[1], : shape[2], :]
         return y + 0.5
 
+    def code_masks(self, x, iterations):
+        """Per-iteration 0/1 masks of the codes in training (zero codes), or None: none here."""
+        return None
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """``beta * sum_t w_t * mean|x - x̂_t|`` (Toderici 2017), plus any added losses.
 
+        With ``config.loss == "ssim-weighted-l1"`` each ``mean|x - x̂_t|`` is Johnston et
+        al. 2018's SSIM-weighted mean (:func:`rnncomp.models.ssim_weighted.ssim_weighted_l1`).
         ``y`` and ``sample_weight`` are ignored: the target is the input itself.
         """
         del y, sample_weight, training
         target = self._to_internal(x) + 0.5
-        per_iteration = ops.mean(ops.abs(y_pred - ops.expand_dims(target, 1)), axis=(0, 2, 3, 4))
+        if getattr(self.config, "loss", "l1") == "ssim-weighted-l1":
+            per_iteration = ssim_weighted_l1(target, y_pred)
+        else:
+            per_iteration = ops.mean(ops.abs(y_pred - ops.expand_dims(target, 1)), axis=(0, 2, 3, 4))
         n = per_iteration.shape[0]
         weights = self._loss_weights[:n] + (1.0,) * max(0, n - len(self._loss_weights))
         loss = self.config.beta * ops.sum(per_iteration * ops.convert_to_tensor(weights, "float32"))

@@ -34,6 +34,24 @@ Deviations and choices, stated:
   with residual scaling), with per-iteration weights ``w_t`` (default 1);
 - iteration 1 starts from zero recurrent states (the hidden convolutions are
   skipped there; results are identical to explicit zeros).
+
+Options of Johnston et al. 2018 and Covell et al. 2017 (off by default, where the
+model is exactly Toderici 2017's above):
+
+- hidden-state priming and diffusion (Johnston et al. 2018, "Improved lossy image
+  compression with priming and spatially adaptive bit rates for recurrent
+  networks"): at iteration 1 the encoder's and the decoder's recurrent
+  units run ``1 + priming_steps`` steps on the same input (r_0 for E, b_1 for D),
+  carrying their states, and only the last step's output becomes b_1 (through B)
+  and x̂_1 (through the decoder's last conv); every later iteration runs
+  ``1 + diffusion_steps`` steps the same way. No bits and no weights are added: the
+  extra steps spread each unit's state spatially (a 3x3 kernel reaches one block
+  further per step). The non-recurrent convolutions (the stems, B, the decoder's
+  last conv, the gain estimator) run once per iteration;
+- the SSIM-weighted loss (Johnston 2018; ``loss = "ssim-weighted-l1"``,
+  :mod:`rnncomp.models.ssim_weighted`);
+- zero codes in training (Covell et al. 2017; ``zero_code_probability``,
+  :mod:`rnncomp.models.zero_codes`).
 """
 
 from __future__ import annotations
@@ -44,6 +62,7 @@ from keras import ops
 from rnncomp.config import RecurrentConfig
 from rnncomp.layers import Binarizer, GainEstimator, get_cell_class
 from rnncomp.models.binary import BinaryCodec
+from rnncomp.models.zero_codes import stop_code_masks
 
 __all__ = ["RecurrentCodec", "RecurrentDecoder", "RecurrentEncoder"]
 
@@ -64,8 +83,10 @@ class RecurrentEncoder(keras.layers.Layer):
         use_bias: biases in the convolutions.
 
     Call:
-        ``features, states = encoder(residual, states)`` with ``states`` a list
-        (one entry per unit) of state lists, or ``None`` for zero states.
+        ``features, states = encoder(residual, states, steps=1)`` with ``states`` a
+        list (one entry per unit) of state lists, or ``None`` for zero states;
+        ``steps > 1`` runs the units that many times on the same input, carrying
+        their states (Johnston 2018's priming/diffusion), the stem once.
     """
 
     def __init__(
@@ -111,13 +132,15 @@ class RecurrentEncoder(keras.layers.Layer):
             cell.build((None, None, None, depth))
             depth = cell.filters
 
-    def call(self, inputs, states=None):
-        x = self.stem(inputs)
-        new_states = []
-        for i, cell in enumerate(self.cells):
-            x, s = cell(x, None if states is None else states[i])
-            new_states.append(s)
-        return x, new_states
+    def call(self, inputs, states=None, steps=1):
+        stem = self.stem(inputs)
+        for _ in range(int(steps)):
+            x, new_states = stem, []
+            for i, cell in enumerate(self.cells):
+                x, s = cell(x, None if states is None else states[i])
+                new_states.append(s)
+            states = new_states
+        return x, states
 
     def compute_output_shape(self, input_shape, states_shape=None):
         def down(d):
@@ -155,8 +178,10 @@ class RecurrentDecoder(keras.layers.Layer):
         output_scale: the output is ``output_scale * tanh(conv(...))``.
 
     Call:
-        ``image, states = decoder(bits, states)``: ``image`` is
-        ``(batch, 2^n h, 2^n w, 3)`` in [-output_scale, output_scale].
+        ``image, states = decoder(bits, states, steps=1)``: ``image`` is
+        ``(batch, 2^n h, 2^n w, 3)`` in [-output_scale, output_scale]; ``steps > 1``
+        runs the units that many times on the same bits, carrying their states
+        (Johnston 2018's priming/diffusion), the first and last convs once.
     """
 
     def __init__(
@@ -206,14 +231,16 @@ class RecurrentDecoder(keras.layers.Layer):
             depth = cell.filters // 4
         self.head.build((None, None, None, depth))
 
-    def call(self, inputs, states=None):
-        x = self.stem(inputs)
-        new_states = []
-        for i, cell in enumerate(self.cells):
-            x, s = cell(x, None if states is None else states[i])
-            new_states.append(s)
-            x = ops.depth_to_space(x, 2)
-        return self.output_scale * ops.tanh(self.head(x)), new_states
+    def call(self, inputs, states=None, steps=1):
+        stem = self.stem(inputs)
+        for _ in range(int(steps)):
+            x, new_states = stem, []
+            for i, cell in enumerate(self.cells):
+                x, s = cell(x, None if states is None else states[i])
+                new_states.append(s)
+                x = ops.depth_to_space(x, 2)
+            states = new_states
+        return self.output_scale * ops.tanh(self.head(x)), states
 
     def compute_output_shape(self, input_shape, states_shape=None):
         def up(d):
@@ -294,6 +321,10 @@ class RecurrentCodec(BinaryCodec):
         if self.gain_estimator is not None:
             self.gain_estimator.build(input_shape)
 
+    def recurrent_steps(self, states) -> int:
+        """Steps of the recurrent units in this iteration: priming at iteration 1 (``states`` None), else diffusion."""
+        return self.config.recurrent_steps(1 if states is None else 2)
+
     def gain(self, x_hat):
         """Residual scaling's gain g(x̂_{t-1}) (None in the other frameworks; Toderici 2017, sec. 3.2)."""
         return None if self.gain_estimator is None else self.gain_estimator(x_hat)
@@ -319,16 +350,34 @@ class RecurrentCodec(BinaryCodec):
         gain = self.gain(x_hat)
         if gain is not None:
             residual = residual * ops.cast(gain, "float32")
-        features, encoder_states = self.encoder(residual, encoder_states)
+        features, encoder_states = self.encoder(residual, encoder_states,
+                                                steps=self.recurrent_steps(encoder_states))
         return self.binarizer(features, training=training), encoder_states
 
-    def encode_iteration(self, x, x_hat, states, training=False):
+    def encode_iteration(self, x, x_hat, states, training=False, code_mask=None):
+        """One iteration (E, B, D); ``code_mask`` (0/1, ``(batch, h, w, 1)``) zeroes stopped codes in training."""
         enc_states, dec_states = (None, None) if states is None else states
         b, enc_states = self.encode_bits(x, x_hat, enc_states, training)
+        if code_mask is not None:
+            b = b * ops.cast(code_mask, b.dtype)
         x_hat, dec_states = self.decode_iteration(b, x_hat, dec_states)
         return b, x_hat, (enc_states, dec_states)
 
     def decode_iteration(self, b, x_hat, states):
         gain = self.gain(x_hat)
-        decoded, states = self.decoder(b, states)
+        decoded, states = self.decoder(b, states, steps=self.recurrent_steps(states))
         return self._reconstruct(decoded, x_hat, gain), states
+
+    def code_masks(self, x, iterations):
+        """Zero codes in training (Covell et al. 2017): per-iteration code masks, or None when off.
+
+        ``x`` is the padded internal image of the batch; see :mod:`rnncomp.models.zero_codes`.
+        The draws use the binarizer's seed generator (no new state, so the weights stay the same).
+        """
+        cfg = self.config
+        if cfg.zero_code_probability <= 0 or iterations < 2:
+            return None
+        shape = ops.shape(x)
+        s = self.stride
+        return stop_code_masks(shape[0], shape[1] // s, shape[2] // s, iterations, cfg.zero_code_probability,
+                               cfg.zero_code_tile, seed=self.binarizer.seed_generator)

@@ -29,7 +29,10 @@ What each network is:
   ``x_hat_in`` (the decoder's x̂_{t-1}) and its states -> ``bits`` and states; the
   encoder needs the decoder's reconstruction at every iteration (r_t = x - x̂_t),
   so encoding runs both networks. Iteration 1 with zero states equals rnncomp's
-  first iteration exactly (it skips the hidden convolutions of zeros).
+  first iteration exactly (it skips the hidden convolutions of zeros). A model
+  with Johnston 2018's diffusion runs its extra recurrent steps inside each
+  network; one whose first iteration is primed differently from the others
+  (``priming_steps != diffusion_steps``) is refused.
 - End-to-end codec (Jiang et al. 2017, ``e2e-default``): decoder = bicubic
   upscaling + IRM (``compact`` = level / (L - 1) -> ``image``); encoder = ICM
   (``image`` -> ``compact`` in [0, 1], quantised by the client to
@@ -189,6 +192,14 @@ def _recurrent_graphs(m, size) -> dict:
 
     from rnncomp.models.padding import pad_tensor
 
+    cfg = m.config
+    if cfg.priming_steps != cfg.diffusion_steps:
+        # The exported networks run every iteration alike (iteration 1 from zero states); a model that
+        # primes its first iteration with other step counts than the rest would decode differently.
+        raise RnncompError(
+            f"cannot export a model primed with priming_steps={cfg.priming_steps} and diffusion_steps="
+            f"{cfg.diffusion_steps}: the exported networks run every iteration alike, so export supports "
+            "priming_steps == diffusion_steps (0 for Toderici 2017's model, k for Johnston 2018's k-diffusion)")
     H, W = size
     s, B = int(m.stride), int(m.config.bits)
     h, w = -(-H // s), -(-W // s)
@@ -469,6 +480,8 @@ def _manifest(m, kind: str, fmt: str, size, graphs: dict) -> dict:
     if kind == "recurrent":
         info.update(bits=int(m.config.bits), framework=m.config.framework, unit=m.config.unit,
                     trained_iterations=int(m.config.iterations))
+        if m.config.diffusion_steps:  # inside the networks: every iteration runs 1 + k recurrent steps
+            info.update(priming_steps=int(m.config.priming_steps), diffusion_steps=int(m.config.diffusion_steps))
     elif kind == "hyperprior":
         c = m.config
         info.update(latent_channels=int(c.latent_channels), filters=int(c.filters), hyperprior=bool(c.hyperprior),

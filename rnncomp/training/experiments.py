@@ -111,7 +111,10 @@ class TrainConfig:
     """One experiment: model, data, optimiser, schedule. Stored as JSON in ``experiments/``.
 
     ``model`` is either ``{"preset": REGISTRY_NAME, **overrides}`` or a full model
-    config dict (with ``model_type``). ``data.sources`` are :class:`rnncomp.training.data.Source`
+    config dict (with ``model_type``); the overrides are the model config class's fields,
+    validated there, e.g. the recurrent codec's ``loss`` (``l1``, ``ssim-weighted-l1``),
+    ``priming_steps``, ``diffusion_steps``, ``zero_code_probability`` and ``zero_code_tile``
+    (:class:`rnncomp.config.RecurrentConfig`). ``data.sources`` are :class:`rnncomp.training.data.Source`
     fields; ``data.validation`` optionally lists more sources whose images are all
     used for validation (besides the training sources' holdouts). ``optimizer.schedule`` is ``constant``, ``cosine`` or ``exponential``
     (with ``decay_steps``, ``decay_rate``/``alpha``, optional ``warmup_steps``; a cosine's

@@ -58,6 +58,11 @@ OPTIMIZER_FILE = "optimizer.npz"
 #: the same ``upscaler`` and ``srgan_model``: this keeps that behaviour (see ``Trainer.setup``).
 INIT_FROM_MUST_MATCH = frozenset({"upscaler", "srgan_model"})
 
+#: Coding fields that ``init_from`` lets differ: they change how the weights are run, not which
+#: weights there are (Johnston 2018's priming and diffusion steps), so a run may start a primed model
+#: from an unprimed checkpoint.
+INIT_FROM_MAY_DIFFER = frozenset({"priming_steps", "diffusion_steps"})
+
 
 # --- pieces ---------------------------------------------------------------------------------------
 
@@ -259,7 +264,7 @@ class Trainer:
             from rnncomp.models.checkpoint import load_checkpoint
 
             init = load_checkpoint(Path(cfg.init_from))
-            loose = set(training_only_fields(self.model.config)) - INIT_FROM_MUST_MATCH
+            loose = (set(training_only_fields(self.model.config)) - INIT_FROM_MUST_MATCH) | INIT_FROM_MAY_DIFFER
             a, b = (({k: v for k, v in m.config.to_dict().items() if k not in loose}) for m in (init, self.model))
             if a != b:
                 raise RnncompError(f"init_from {cfg.init_from}: its model config differs from this run's")
