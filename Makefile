@@ -198,7 +198,7 @@ ship-srgan: install ## ship CKPT (an srgan-train checkpoint) as SRGAN_MODEL, wit
 # --- the hyperprior codec (Balle et al. 2018) ------------------------------------------------------
 
 HP_MODEL ?= hyperprior-default
-HP_PREVIOUS ?= hyperprior-default-8001
+HP_PREVIOUS ?= hyperprior-default-14800
 HP_RUN ?= runs/hyperprior-default
 
 train-hyperprior: ## train the hyperprior codec (experiments/hyperprior-default.json); resumes
