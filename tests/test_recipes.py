@@ -101,6 +101,7 @@ def test_a_cosine_decay_may_start_at_a_resumed_step():
         make_optimizer({"schedule": "exponential", "decay_steps": 10, "decay_start": 5})
 
 
+@pytest.mark.slow  # 18 s; resuming is covered by test_train in the default suite
 def test_an_interrupted_recipe_resumes_from_its_checkpoint_for_the_time_it_has_left(tmp_path):
     from rnncomp.training.recipes import run_recipe
     from rnncomp.training.runs import checkpoint_dir, latest_checkpoint, read_state

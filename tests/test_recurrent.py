@@ -241,6 +241,7 @@ def _overfit_image():
     return img[None]
 
 
+@pytest.mark.slow  # 34 s; test_fit_runs_and_reports_loss_and_psnr covers training in the default suite
 def test_tiny_model_overfits_one_image():
     """A tiny model learns one 32x32 image: PSNR rises with k and ends well above k = 1.
 

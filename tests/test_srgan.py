@@ -188,6 +188,7 @@ def test_evaluate_upscaling(tmp_path, generator):
     assert json.loads(open(path).read())["mean"]["bicubic"] == result["mean"]["bicubic"]
 
 
+@pytest.mark.slow  # 12 s; test_train_srgan_writes_and_resumes covers training in the default suite
 def test_cli_srgan_train_and_eval(tmp_path, generator, capsys):
     """``rnncomp srgan-train --config`` (an experiment JSON, resumable) and ``rnncomp srgan-eval``."""
     from rnncomp.cli import main

@@ -72,6 +72,7 @@ def test_named_choices_expand_to_overrides():
     assert cfg.steps_per_epoch == 2  # the sweep's overrides apply to every trial
 
 
+@pytest.mark.slow  # 50 s; test_cli_tune_overwrite_and_export and test_recurrent_sweep_with_rd_auc cover a search in the default suite
 def test_search_resumes_and_reports(tmp_path):
     """A real Hyperband search on a tiny model: 2 trials, then a second call finishes the rest."""
     sweep_dir = tmp_path / "sweeps"
