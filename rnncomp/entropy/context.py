@@ -97,6 +97,24 @@ def shortest_payload(full: bytes, decodes, floor: int) -> bytes | None:
     return payload
 
 
+def shortest_bernoulli_payload(encoder, target, p, raw_size: int) -> bytes | None:
+    """``encoder``'s words (``target`` bits coded with Bernoulli probabilities ``p``) cut to the
+    shortest payload that still decodes to ``target``; None unless it is below ``raw_size`` bytes."""
+    cm = _constriction()
+    full = encoder.get_compressed().astype(">u4").tobytes()
+    model = cm.stream.model.Bernoulli(perfect=False)
+
+    def decodes(payload):
+        try:
+            dec = cm.stream.queue.RangeDecoder(_words_for_decoder(payload))
+            return np.array_equal(np.asarray(dec.decode(model, p)), target)
+        except Exception:  # noqa: BLE001 - any failure means "this cut does not work"
+            return False
+
+    payload = shortest_payload(full, decodes, min_payload_bytes(target.size))
+    return payload if payload is not None and len(payload) < raw_size else None
+
+
 def _constriction():
     import constriction
 
@@ -225,20 +243,9 @@ class ContextCoder(IterationCoder):
         encoder = cm.stream.queue.RangeEncoder()
         probs = []
         self._run(bits, encoder=encoder, collect=probs)
-        full = encoder.get_compressed().astype(">u4").tobytes()
         p = np.concatenate([q for q, _ in probs])
         target = np.concatenate([s for _, s in probs])  # in coding order
-        model = cm.stream.model.Bernoulli(perfect=False)
-
-        def decodes(payload):
-            try:
-                dec = cm.stream.queue.RangeDecoder(_words_for_decoder(payload))
-                return np.array_equal(np.asarray(dec.decode(model, p)), target)
-            except Exception:  # noqa: BLE001 - any failure means "this cut does not work"
-                return False
-
-        payload = shortest_payload(full, decodes, min_payload_bytes(target.size))
-        return payload if payload is not None and len(payload) < self.raw_size else None
+        return shortest_bernoulli_payload(encoder, target, p, self.raw_size)
 
     def decode(self, payload):
         from rnncomp.errors import BitstreamError

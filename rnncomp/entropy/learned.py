@@ -100,7 +100,7 @@ from rnncomp.entropy.coder import IterationCoder
 from rnncomp.entropy.context import COUNT_LIMIT as _COUNT_LIMIT
 from rnncomp.entropy.context import PRECISION as _CP
 from rnncomp.entropy.context import PRIOR_WEIGHT as _PRIOR_WEIGHT
-from rnncomp.entropy.context import _constriction, _words_for_decoder, min_payload_bytes, shortest_payload
+from rnncomp.entropy.context import _constriction, _words_for_decoder, min_payload_bytes, shortest_bernoulli_payload
 from rnncomp.errors import BitstreamError, RnncompError
 
 __all__ = ["FILENAME", "HMAX", "ITERATION_ROWS", "LearnedCoder", "QMAX", "TABLE_KEYS", "check_table", "features",
@@ -486,17 +486,7 @@ class LearnedCoder(IterationCoder):
         model = cm.stream.model.Bernoulli(perfect=False)
         encoder = cm.stream.queue.RangeEncoder()
         encoder.encode(target, model, p)
-        full = encoder.get_compressed().astype(">u4").tobytes()
-
-        def decodes(payload):
-            try:
-                dec = cm.stream.queue.RangeDecoder(_words_for_decoder(payload))
-                return np.array_equal(np.asarray(dec.decode(model, p)), target)
-            except Exception:  # noqa: BLE001 - any failure means "this cut does not work"
-                return False
-
-        payload = shortest_payload(full, decodes, min_payload_bytes(target.size))
-        return payload if payload is not None and len(payload) < self.raw_size else None
+        return shortest_bernoulli_payload(encoder, target, p, self.raw_size)
 
     def decode(self, payload):
         cm = _constriction()

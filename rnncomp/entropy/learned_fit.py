@@ -35,17 +35,11 @@ def extract_codes(model, sources, iterations: int = 8, crop: int = 128, limit: i
     ``crop`` x ``crop`` window each (seeded); smaller ones are coded whole. Images of one size are
     encoded together, ``batch`` (large) or 250 (at most 64x64) per call.
     """
-    from rnncomp.images import iter_images
+    from rnncomp.entropy.prior import random_crops
 
-    rng = np.random.default_rng(seed)
     by_shape: dict = {}
-    for source in sources:
-        for _, img in iter_images(source, limit=limit):
-            h, w = img.shape[:2]
-            if crop and min(h, w) > crop:
-                y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-                img = img[y:y + crop, x:x + crop]
-            by_shape.setdefault(img.shape[:2], []).append(img)
+    for img in random_crops(sources, crop, limit, seed):
+        by_shape.setdefault(img.shape[:2], []).append(img)
     if not by_shape:
         raise RnncompError("no images to extract codes from")
     out = {}

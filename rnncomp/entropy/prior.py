@@ -23,8 +23,8 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["FILENAME", "KEYS", "fit_prior", "fit_prior_from_images", "load_prior", "prior_bytes", "random_prior",
-           "save_prior", "scale_counts"]
+__all__ = ["FILENAME", "KEYS", "fit_prior", "fit_prior_from_images", "load_prior", "prior_bytes", "random_crops",
+           "random_prior", "save_prior", "scale_counts"]
 
 FILENAME = "context-prior.npz"
 KEYS = ("fine_n", "fine_1", "coarse_n", "coarse_1")
@@ -73,6 +73,22 @@ def fit_prior(codes, weight: int = 512) -> dict:
             "weight": np.int64(weight), "images": np.int64(images)}
 
 
+def random_crops(sources, crop: int | None, limit: int | None = None, seed: int = 0):
+    """Yields the images of ``sources`` (:func:`rnncomp.images.iter_images`, at most ``limit`` from
+    each), those larger than ``crop`` on both sides cut to one random ``crop`` x ``crop`` window
+    (seeded by ``seed``, drawn in reading order); what the entropy models are fitted to."""
+    from rnncomp.images import iter_images
+
+    rng = np.random.default_rng(seed)
+    for source in sources:
+        for _, img in iter_images(source, limit=limit):
+            h, w = img.shape[:2]
+            if crop and min(h, w) > crop:
+                y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+                img = img[y:y + crop, x:x + crop]
+            yield img
+
+
 def fit_prior_from_images(model, sources, iterations: int = 8, weight: int = 512, limit: int | None = None,
                           crop: int | None = None, seed: int = 0) -> tuple[dict, int]:
     """A prior fitted to ``model``'s codes of training images; ``(prior, number of distinct image sizes)``.
@@ -82,17 +98,7 @@ def fit_prior_from_images(model, sources, iterations: int = 8, weight: int = 512
     ``crop`` x ``crop`` window (seeded by ``seed``, drawn in reading order). Images of one size are
     encoded together (256 per call) for ``iterations`` iterations; see :func:`fit_prior` for ``weight``.
     """
-    from rnncomp.images import iter_images
-
-    rng = np.random.default_rng(seed)
-    crops = []
-    for source in sources:
-        for _, img in iter_images(source, limit=limit):
-            h, w = img.shape[:2]
-            if crop and min(h, w) > crop:
-                y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-                img = img[y:y + crop, x:x + crop]
-            crops.append(img)
+    crops = list(random_crops(sources, crop, limit, seed))
     if not crops:
         raise RnncompError("no images to fit the prior on")
     by_shape: dict = {}
