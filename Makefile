@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 CONFIG ?= experiments/default.json
 PORT ?= 6006
 PHONY_WEB = web web-install web-jpeg web-test web-vectors web-model web-screenshot web-bench
-.PHONY: $(PHONY_WEB) fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
+.PHONY: $(PHONY_WEB) fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling equal-budget bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -100,6 +100,17 @@ SCALING_RUNS ?= runs/scaling
 scaling: install ## the scaling study: train experiments/scaling/*.json 30 min each (resumable), fit and extrapolate -> $(RESULTS)/scaling
 	$(BIN)/rnncomp recipes experiments/scaling/*.json --minutes $(or $(MINUTES),30) --runs $(SCALING_RUNS) --out $(RESULTS)/scaling/recipes
 	$(BIN)/rnncomp scaling $(SCALING_RUNS)/* --budget $(or $(BUDGET),10) --out $(RESULTS)/scaling
+
+# runs/default's clock restarted at resumes (its validation.jsonl starts at step 4,500 with 329 s), so its two
+# checkpoints are timed from their steps at 0.855 s/step (bench-train.txt: the same model and batch), as `make scaling`
+# does; hyperprior-default-14800 and its fork hyperprior-default carry ~30 min at half the CPU (steps 8,000-11,201).
+EB_CLOCK = recorded clock restarted at resumes (runs/default/validation.jsonl starts at step 4,500 at 329 s): timed from steps at 0.855 s/step (bench-train.txt)
+EB_HALF_CPU = ~30 min of it at half the CPU (steps 8,000-11,201 of runs/hyperprior-default ran at 0.80 s/step against 0.40-0.53 before; training.json history of hyperprior-default-14800)
+equal-budget: install ## recurrent vs hyperprior: real-file quality (Kodak, thumbnails) against training CPU-hours -> $(RESULTS)/equal-budget
+	$(BIN)/rnncomp equal-budget --results $(RESULTS) --out $(RESULTS)/equal-budget \
+	  --step-seconds rnncomp-default-8263=0.855 --step-seconds rnncomp-default-11575=0.855 \
+	  --note "rnncomp-default-8263=$(EB_CLOCK)" --note "rnncomp-default-11575=$(EB_CLOCK)" \
+	  --note "hyperprior-default-14800=$(EB_HALF_CPU)" --note "hyperprior-default=forked from step 14,800: $(EB_HALF_CPU)"
 
 bench-precision: install ## bfloat16 vs float32 training of CONFIG: s/step, validation at equal steps, oneDNN kernels
 	$(BIN)/python -m rnncomp.tools.bench.precision $(or $(CONFIG_BENCH),experiments/scaling/lstm2-w25.json) --steps $(or $(STEPS),100) --out $(RESULTS)/precision

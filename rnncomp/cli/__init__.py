@@ -11,7 +11,7 @@ each, the function that adds its parser (listed in the module's ``PARSERS``):
 
 * :mod:`rnncomp.cli.codec`: ``compress``, ``decompress``, ``info`` (the .rnc file codec)
 * :mod:`rnncomp.cli.evaluate`: ``evaluate``, ``baselines``, ``codecs``, ``bench-entropy``,
-  ``report``, ``bd``, ``plot``
+  ``report``, ``bd``, ``plot``, ``equal-budget``
 * :mod:`rnncomp.cli.train`: ``train``, ``tune``, ``recipes``, ``bench-data``, ``srgan-train``,
   ``srgan-eval``, ``fit-prior``, ``fit-entropy``, ``ship``
 * :mod:`rnncomp.cli.tools`: ``demo``, ``bench``, ``export``
@@ -37,7 +37,7 @@ __all__ = ["main", "build_parser"]
 
 #: The subcommands in the order ``rnncomp --help`` lists them.
 _COMMANDS = ("baselines", "plot", "bd", "train", "tune", "srgan-train", "srgan-eval", "evaluate", "report",
-             "fit-prior", "fit-entropy", "demo", "ship", "recipes", "scaling", "bench-entropy", "bench-data", "bench", "export", "codecs",
+             "fit-prior", "fit-entropy", "demo", "ship", "recipes", "scaling", "equal-budget", "bench-entropy", "bench-data", "bench", "export", "codecs",
              "compress", "decompress", "info")
 
 

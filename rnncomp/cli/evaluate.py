@@ -1,5 +1,5 @@
 """Measuring and comparing codecs: ``evaluate``, ``baselines``, ``codecs``, ``bench-entropy``, and the
-result-file tools ``report``, ``bd`` and ``plot``."""
+result-file tools ``report``, ``bd``, ``plot`` and ``equal-budget``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rnncomp.cli.common import (ALL_CODERS, command_line, float_range, floats, i
 from rnncomp.errors import RnncompError
 
 __all__ = ["DEFAULT_CODECS", "PARSERS", "cmd_baselines", "cmd_bd", "cmd_bench_entropy", "cmd_codecs",
-           "cmd_evaluate", "cmd_plot", "cmd_report"]
+           "cmd_equal_budget", "cmd_evaluate", "cmd_plot", "cmd_report"]
 
 DEFAULT_CODECS = "jpeg,jpeg444,jpeg-headerless,jpeg2000,webp,heif,avif"
 
@@ -385,6 +385,66 @@ def cmd_plot(args) -> int:
     return 0
 
 
+# --- equal-budget ------------------------------------------------------------------------------
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise RnncompError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def add_equal_budget(sub, fmt) -> None:
+    eb = sub.add_parser("equal-budget", formatter_class=fmt,
+                        help="quality of real files against training CPU-hours: recurrent vs hyperprior",
+                        description="For shipped rnncomp-default* and hyperprior-default* models: CPU-hours from "
+                                    "each training.json, BD-rates vs Pillow JPEG (Kodak) and header-less JPEG "
+                                    "(thumbnails) and RD-AUC from the result files, and a straight-line-in-log-"
+                                    "hours extrapolation to the next doubling (rnncomp.evaluation.equal_budget). "
+                                    "Writes OUT/equal-budget.{json,md,png}.")
+    eb.add_argument("models", nargs="*", help="shipped model names (default: every rnncomp-default* and "
+                                              "hyperprior-default* whose Kodak result exists)")
+    eb.add_argument("--results", default="experiments/results", help="the results folder (kodak/, thumbs32/)")
+    eb.add_argument("--weights", help="the shipped models' folder (default: rnncomp/weights)")
+    eb.add_argument("--bpp-range", type=float_range, default=(0.125, 1.0), help="LO,HI: the BD-rates' rate range")
+    eb.add_argument("--step-seconds", action="append", default=[], metavar="NAME=S",
+                    help="time model NAME from its steps at S s/step instead of its recorded clock (repeatable)")
+    eb.add_argument("--note", action="append", default=[], metavar="NAME=TEXT",
+                    help="a note in model NAME's table rows (repeatable)")
+    eb.add_argument("--fit-last", type=int, default=2,
+                    help="frontier points each extrapolation rests on (0: all)")
+    eb.add_argument("--out", default="experiments/results/equal-budget", help="report folder")
+    eb.set_defaults(func=cmd_equal_budget)
+
+
+def cmd_equal_budget(args) -> int:
+    from rnncomp.evaluation.equal_budget import study
+    from rnncomp.zoo import weights_dir
+
+    rates = {}
+    for item in args.step_seconds:
+        name, value = _name_value(item)
+        try:
+            rates[name] = float(value)
+        except ValueError:
+            raise RnncompError(f"--step-seconds takes NAME=SECONDS, got {item!r}") from None
+        if not rates[name] > 0:
+            raise RnncompError(f"--step-seconds {item!r}: seconds must be positive")
+    notes = dict(_name_value(item) for item in args.note)
+    if args.fit_last < 0 or args.fit_last == 1:
+        raise RnncompError("--fit-last must be 0 (all points) or at least 2")
+    doc = study(args.models or None, args.results, args.weights or weights_dir(), args.out,
+                bpp_range=tuple(args.bpp_range), step_seconds=rates, notes=notes, fit_last=args.fit_last,
+                command=command_line(args))
+    print((Path(args.out) / "equal-budget.md").read_text(), end="")
+    for line in doc["skipped"]:
+        print(f"rnncomp: notice: left out: {line}", file=sys.stderr)
+    print(f"report in {args.out}/equal-budget.{{json,md,png}}", file=sys.stderr)
+    return 0
+
+
 #: Subcommand name -> the function that adds its parser (``rnncomp.cli`` orders them).
 PARSERS = {"evaluate": add_evaluate, "baselines": add_baselines, "codecs": add_codecs,
-           "bench-entropy": add_bench_entropy, "report": add_report, "bd": add_bd, "plot": add_plot}
+           "bench-entropy": add_bench_entropy, "report": add_report, "bd": add_bd, "plot": add_plot,
+           "equal-budget": add_equal_budget}
