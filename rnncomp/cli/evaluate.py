@@ -408,12 +408,12 @@ def add_equal_budget(sub, fmt) -> None:
     eb.add_argument("--results", default="experiments/results", help="the results folder (kodak/, thumbs32/)")
     eb.add_argument("--weights", help="the shipped models' folder (default: rnncomp/weights)")
     eb.add_argument("--bpp-range", type=float_range, default=(0.125, 1.0), help="LO,HI: the BD-rates' rate range")
-    eb.add_argument("--step-seconds", action="append", default=[], metavar="NAME=S",
+    eb.add_argument("--step-seconds", action="append", metavar="NAME=S",
                     help="time model NAME from its steps at S s/step instead of its recorded clock (repeatable)")
-    eb.add_argument("--note", action="append", default=[], metavar="NAME=TEXT",
+    eb.add_argument("--note", action="append", metavar="NAME=TEXT",
                     help="a note in model NAME's table rows (repeatable)")
     eb.add_argument("--fit-last", type=int, default=2,
-                    help="frontier points each extrapolation rests on (0: all)")
+                    help="checkpoints of one model design that each extrapolation's slope rests on (0: all)")
     eb.add_argument("--out", default="experiments/results/equal-budget", help="report folder")
     eb.set_defaults(func=cmd_equal_budget)
 
@@ -423,7 +423,7 @@ def cmd_equal_budget(args) -> int:
     from rnncomp.zoo import weights_dir
 
     rates = {}
-    for item in args.step_seconds:
+    for item in args.step_seconds or []:
         name, value = _name_value(item)
         try:
             rates[name] = float(value)
@@ -431,7 +431,7 @@ def cmd_equal_budget(args) -> int:
             raise RnncompError(f"--step-seconds takes NAME=SECONDS, got {item!r}") from None
         if not rates[name] > 0:
             raise RnncompError(f"--step-seconds {item!r}: seconds must be positive")
-    notes = dict(_name_value(item) for item in args.note)
+    notes = dict(_name_value(item) for item in args.note or [])
     if args.fit_last < 0 or args.fit_last == 1:
         raise RnncompError("--fit-last must be 0 (all points) or at least 2")
     doc = study(args.models or None, args.results, args.weights or weights_dir(), args.out,

@@ -135,6 +135,14 @@ def _as_dict(value) -> dict:
     return {}
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory where it is inside it (no home folders in result files)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def training_budget(weights, name: str, seconds_per_step: float | None = None) -> dict:
     """A shipped model's training hours from its ``training.json`` (or from its steps, where asked).
 
@@ -158,7 +166,7 @@ def training_budget(weights, name: str, seconds_per_step: float | None = None) -
         "timed": "recorded" if seconds_per_step is None else f"from steps at {seconds_per_step:g} s/step",
         "machine": {k: machine.get(k) for k in ("cpu", "cores", "date") if k in machine},
         "run": experiment.get("name"), "model_config": experiment.get("model"), "data_config": experiment.get("data"),
-        "training_json": str(path),
+        "training_json": _shown(path),
     }
 
 
@@ -363,8 +371,10 @@ def study(names: Sequence[str] | None, results, weights, out_dir, bpp_range=BPP_
                 fits[family][key] = {"frontier": [p["name"] for p in front], "anchor": anchor["name"],
                                      "fit_on": [p["name"] for p in used], "fit": fit,
                                      "caveats": _caveats(used, anchor) if fit else []}
+        shown = [{k: v for k, v in p.items() if k not in ("model_config", "data_config", "machine", "training_json")}
+                 for p in points]  # those are in doc["models"]
         per_dataset[ds.key] = {"title": ds.title, "reference": str(ref_path), "auc_bpp": list(auc_range) if auc_range else None,
-                               "reference_auc": ref_auc, "points": points, "extrapolation": fits}
+                               "reference_auc": ref_auc, "points": shown, "extrapolation": fits}
     from rnncomp.provenance import machine_info
 
     doc = {"command": command, "bpp_range": list(bpp_range), "fit_last": fit_last,
