@@ -27,9 +27,9 @@ scale hyperprior" (ICLR), in Keras 3 (any backend)::
   lambdas, 2.40 .. 60.50, are the default ladder then); MS-SSIM is Wang, Simoncelli & Bovik
   2003's, 5 scales, as ``tf.image.ssim_multiscale`` (:func:`rnncomp.models.ssim.ms_ssim`), on
   the unclipped reconstruction (as the MSE; CompressAI's too), so training crops need 161 px a
-  side. Deviation: Balle et al. 2018 report their MS-SSIM models' distortion as
-  ``1 - MS-SSIM`` too but on their own lambda scale; we take CompressAI's, whose curves we
-  compare with.
+  side. The lambda scale and ladder are CompressAI's (the curves we compare with), not values
+  checked against the paper's text here; each term of the MS-SSIM product is floored at 1e-6
+  inside its power for a finite gradient (:mod:`rnncomp.models.ssim`).
 - **Every rate from one network**: gain units (Cui et al. 2021, "Asymmetric gained
   deep image compression with continuous rate adaptation", CVPR): a gain vector
   ``m_k`` and an inverse gain ``m'_k`` per training ``lmbda_k`` (stored as logs, each
