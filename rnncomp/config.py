@@ -38,6 +38,8 @@ __all__ = [
     "E2EConfig",
     "HyperpriorConfig",
     "SRGANConfig",
+    "HYPERPRIOR_LMBDAS",
+    "HYPERPRIOR_LOSSES",
     "LOSSES",
     "UNITS",
     "UPSCALERS",
@@ -55,6 +57,13 @@ FRAMEWORKS = ("one_shot", "additive", "residual_scaling")
 #: Training losses of the recurrent codec: Toderici 2017's L1 on the residuals, and Johnston et al.
 #: 2018's per-pixel L1 weighted by the local structural dissimilarity (:mod:`rnncomp.models.ssim_weighted`).
 LOSSES = ("l1", "ssim-weighted-l1")
+#: Training distortions of the hyperprior codec: ``R + lmbda * 255^2 * MSE`` or ``R + lmbda * (1 - MS-SSIM)``
+#: (Balle et al. 2018; CompressAI's scales; :mod:`rnncomp.models.ssim`).
+HYPERPRIOR_LOSSES = ("mse", "ms-ssim")
+#: The default ``lmbdas`` of each hyperprior loss: CompressAI's bmshj2018 qualities 1-6 (its MSE and
+#: MS-SSIM model zoo), lowest rate first.
+HYPERPRIOR_LMBDAS = {"mse": (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483),
+                     "ms-ssim": (2.40, 4.58, 8.73, 16.64, 31.73, 60.50)}
 
 
 def scale_width(width: int, multiplier: float) -> int:
@@ -596,15 +605,22 @@ class HyperpriorConfig(_JsonMixin):
         filters: ``N``, the width of the transforms' hidden layers and of ``z`` (paper: 128 / 192).
         latent_channels: ``M``, the channels of ``y`` (paper: 192 / 320).
         hyperprior: the scale hyperprior (False: the factorised prior alone).
-        lmbdas: the rate-distortion trade-offs of training, ``loss = R + lmbda * 255^2 * MSE``
-            (CompressAI's scale), one gain vector each, lowest rate first.
+        lmbdas: the rate-distortion trade-offs of training, one gain vector each, lowest rate
+            first: ``loss = R + lmbda * 255^2 * MSE`` or ``R + lmbda * (1 - MS-SSIM)`` (``R`` in
+            bits per pixel; CompressAI's scales). None (the default): the loss's default ladder,
+            ``HYPERPRIOR_LMBDAS[loss]``, CompressAI's bmshj2018 qualities 1-6: ``0.0018 .. 0.0483``
+            for MSE, ``2.40 .. 60.50`` for MS-SSIM. The config stores the ladder it resolved to;
+            :meth:`replace` of ``loss`` alone moves a config on its old loss's default ladder to
+            the new loss's.
         rate_substeps: interpolated rate points between two neighbouring gains (1: none);
             the rate points are ``0 .. (len(lmbdas) - 1) * rate_substeps``.
         default_rate: the rate point used when none is given.
         scale_min, scale_max, scale_levels: the Gaussian scale table (log-spaced).
         z_range: the hyper-latent tables cover ``-z_range .. z_range`` (larger values escape).
         y_range: the longest latent table covers ``-y_range .. y_range``.
-        loss: distortion of the training loss: ``mse`` (the only one so far).
+        loss: distortion of the training loss, one of ``HYPERPRIOR_LOSSES``: ``mse``, or
+            ``ms-ssim``, ``1 - MS-SSIM`` per image (Wang, Simoncelli & Bovik 2003; the standard
+            5 scales, so training patches need 161 px a side: :meth:`check_training_patch`).
         seed: seed of the noise and of the per-image trade-off draws in training.
         iterations: always 1 (one rate per file); kept so that the trainer and the CLI
             treat every model family alike.
@@ -618,7 +634,7 @@ class HyperpriorConfig(_JsonMixin):
     filters: int = 128
     latent_channels: int = 192
     hyperprior: bool = True
-    lmbdas: tuple[float, ...] = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
+    lmbdas: tuple[float, ...] | None = None
     rate_substeps: int = 4
     default_rate: int = 8
     scale_min: float = 0.11
@@ -632,6 +648,10 @@ class HyperpriorConfig(_JsonMixin):
 
     def __post_init__(self):
         self._lists_to_tuples()
+        _check(self.loss in HYPERPRIOR_LOSSES,
+               f"loss must be one of {', '.join(HYPERPRIOR_LOSSES)}, got {self.loss!r}")
+        if self.lmbdas is None:
+            object.__setattr__(self, "lmbdas", HYPERPRIOR_LMBDAS[self.loss])
         _check(self.filters >= 4 and self.latent_channels >= 4, "filters and latent_channels must be >= 4")
         _check(len(self.lmbdas) >= 1 and all(v > 0 for v in self.lmbdas), "lmbdas must be > 0")
         _check(self.rate_substeps >= 1, "rate_substeps must be >= 1")
@@ -640,8 +660,23 @@ class HyperpriorConfig(_JsonMixin):
         _check(0 < self.scale_min < self.scale_max, "need 0 < scale_min < scale_max")
         _check(2 <= self.scale_levels <= 256, "scale_levels must be in 2..256")
         _check(1 <= self.z_range <= 1024 and 1 <= self.y_range <= 4096, "z_range / y_range out of range")
-        _check(self.loss == "mse", f"loss must be mse (an MS-SSIM loss is not implemented yet), got {self.loss!r}")
         _check(self.iterations == 1, "a hyperprior model codes in one shot (iterations = 1)")
+
+    def replace(self, **overrides):
+        """As :meth:`_JsonMixin.replace`; a new ``loss`` without ``lmbdas`` takes the new loss's default
+        ladder when this config has its old loss's (a ladder chosen by hand is kept)."""
+        if ("loss" in overrides and "lmbdas" not in overrides and overrides["loss"] != self.loss
+                and self.lmbdas == HYPERPRIOR_LMBDAS.get(self.loss)):
+            overrides = {**overrides, "lmbdas": None}
+        return super().replace(**overrides)
+
+    def check_training_patch(self, patch: int) -> None:
+        """A :class:`ConfigError` if training crops of ``patch`` x ``patch`` px cannot be trained with
+        this loss: MS-SSIM's 5 scales need 161 px a side (the trainer calls this before it starts)."""
+        if self.loss == "ms-ssim":
+            from rnncomp.models.ssim import check_ms_ssim_size
+
+            check_ms_ssim_size(patch, patch)
 
     @property
     def max_rate(self) -> int:

@@ -306,3 +306,144 @@ def test_the_cli_compresses_describes_decodes_and_evaluates_a_hyperprior_checkpo
                  "--quiet", "--out", str(tmp_path / "e.json")]) == 0
     doc = json.loads((tmp_path / "e.json").read_text())
     assert doc["results"]["quality"] == [0, 2] and len(doc["results"]["bpp"]) == 2
+
+
+# --- the MS-SSIM training loss -----------------------------------------------------------------------
+
+
+def _msssim_model(**overrides):
+    from rnncomp.registry import get_model
+
+    kwargs = dict(filters=8, latent_channels=12, lmbdas=[8.73], rate_substeps=1, default_rate=0, seed=0,
+                  loss="ms-ssim")
+    kwargs.update(overrides)
+    return get_model("balle2018-hyperprior", **kwargs)
+
+
+def _smooth_images(n=2, side=176, seed=0):
+    """Smooth gradients plus noise, uint8: structured enough for MS-SSIM to move."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side]
+    base = np.stack([x, y, (x + y) / 2], -1) * (255.0 / side)
+    return np.clip(base[None] + rng.integers(-12, 12, (n, side, side, 3)), 0, 255).astype(np.uint8)
+
+
+def test_the_loss_option_is_validated_and_picks_its_own_lambda_ladder():
+    from rnncomp.config import HYPERPRIOR_LMBDAS, ConfigError, HyperpriorConfig
+    from rnncomp.registry import get_config
+
+    with pytest.raises(ConfigError, match="loss must be one of mse, ms-ssim, got 'ssim'"):
+        HyperpriorConfig(loss="ssim")
+    assert HyperpriorConfig().lmbdas == (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
+    assert HyperpriorConfig(loss="ms-ssim").lmbdas == (2.40, 4.58, 8.73, 16.64, 31.73, 60.50)  # CompressAI's
+    assert HyperpriorConfig(loss="ms-ssim", lmbdas=[1.0, 2.0], default_rate=0).lmbdas == (1.0, 2.0)  # given: kept
+    preset = get_config("balle2018-hyperprior", loss="ms-ssim")  # replace() of the loss alone
+    assert preset.lmbdas == HYPERPRIOR_LMBDAS["ms-ssim"]
+    assert preset.replace(loss="mse").lmbdas == HYPERPRIOR_LMBDAS["mse"]
+    assert preset.replace(lmbdas=[3.0], default_rate=0).replace(loss="mse").lmbdas == (3.0,)  # a hand-chosen ladder stays
+    again = HyperpriorConfig.from_json(preset.to_json())
+    assert again == preset and json.loads(preset.to_json())["lmbdas"] == list(HYPERPRIOR_LMBDAS["ms-ssim"])
+    # Patches: 5 scales need 161 px a side; the MSE loss takes any patch.
+    with pytest.raises(ConfigError, match="at least 161 px"):
+        preset.check_training_patch(160)
+    preset.check_training_patch(161)
+    HyperpriorConfig().check_training_patch(32)
+
+
+def test_the_trainer_refuses_a_too_small_patch_before_it_writes_anything(tmp_path):
+    from rnncomp.config import ConfigError
+    from rnncomp.training.trainer import Trainer, load_train_config
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = load_train_config(os.path.join(repo, "experiments", "hyperprior-msssim.json"),
+                            {"data.patch": 128, "run_dir": str(tmp_path / "run")})
+    with pytest.raises(ConfigError, match="161"):
+        Trainer(cfg).setup()
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_msssim_experiment_fine_tunes_the_shipped_hyperprior_default():
+    from rnncomp.config import HYPERPRIOR_LMBDAS, config_from_json, training_only_fields
+    from rnncomp.training.trainer import INIT_FROM_MAY_DIFFER, INIT_FROM_MUST_MATCH, load_train_config, model_config
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = load_train_config(os.path.join(repo, "experiments", "hyperprior-msssim.json"))
+    mc = model_config(cfg)
+    assert mc.loss == "ms-ssim" and mc.lmbdas == HYPERPRIOR_LMBDAS["ms-ssim"]
+    mc.check_training_patch(int(cfg.data["patch"]))
+    shipped = config_from_json(os.path.join(repo, cfg.init_from, "config.json"))
+    assert shipped.loss == "mse" and len(shipped.lmbdas) == len(mc.lmbdas)  # the same gain slots
+    # The trainer's init_from check: equal but for the loose (training-only) fields.
+    loose = (set(training_only_fields(mc)) - INIT_FROM_MUST_MATCH) | INIT_FROM_MAY_DIFFER
+    a, b = ({k: v for k, v in c.to_dict().items() if k not in loose} for c in (shipped, mc))
+    assert a == b
+
+
+def test_the_msssim_loss_reaches_every_trainable_weight_and_a_few_steps_lower_it():
+    import tensorflow as tf
+
+    from rnncomp.models.ssim import ms_ssim
+
+    keras.utils.set_random_seed(0)
+    m = _msssim_model()
+    x = _smooth_images(2)
+    with tf.GradientTape() as tape:
+        y_pred = m(x, training=True)
+        loss = m.compute_loss(x=x, y_pred=y_pred)
+    grads = [None if g is None else tf.convert_to_tensor(g).numpy()  # log_gain's is an IndexedSlices
+             for g in tape.gradient(loss, m.trainable_variables)]
+    names = [v.path for v, g in zip(m.trainable_variables, grads) if g is None or not np.any(g)]
+    assert not names, f"no gradient reaches {names}"
+    assert all(np.isfinite(g).all() for g in grads)
+    # loss = mean(bpp + lmbda (1 - MS-SSIM)) of the unclipped reconstruction
+    d = 1.0 - np.asarray(ms_ssim(x.astype(np.float32) / 255.0, y_pred[:, 0]))
+    np.testing.assert_allclose(float(loss), float(np.mean(np.asarray(m._last_bpp) + 8.73 * d)), rtol=1e-5)
+    # A few seeded Adam steps lower the loss of the coded (rounded) model on the same images.
+    def coded_loss():
+        return float(m.compute_loss(x=x, y_pred=m(x, training=False)))
+
+    before = coded_loss()
+    opt = keras.optimizers.Adam(3e-3)
+    for _ in range(4):
+        with tf.GradientTape() as tape:
+            loss = m.compute_loss(x=x, y_pred=m(x, training=True))
+        opt.apply_gradients(zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables))
+    assert coded_loss() < 0.95 * before
+
+
+def test_a_tiny_msssim_model_saves_and_loads_and_keeps_its_fingerprint(tmp_path):
+    from rnncomp import zoo
+    from rnncomp.models.checkpoint import load_checkpoint, save_checkpoint
+
+    keras.utils.set_random_seed(0)
+    m = _msssim_model()
+    image = _smooth_images(1, seed=1)[0, :48, :64]
+    save_checkpoint(m, tmp_path / "c")
+    back = load_checkpoint(tmp_path / "c")
+    assert back.config == m.config and back.config.loss == "ms-ssim" and back.config.lmbdas == (8.73,)
+    assert back.ms_ssim_tracker is not None and zoo.fingerprint(back) == zoo.fingerprint(m)
+    blob = codec.compress(image, m, quality=0)
+    assert codec.compress(image, back, quality=0) == blob
+    assert np.array_equal(codec.decompress(blob, back), codec.decompress(blob, m))
+    m.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    assert again.config.loss == "ms-ssim"
+    assert np.array_equal(codec.decompress(blob, again), codec.decompress(blob, m))
+    # The loss is training-only: the same weights under the MSE loss have the same fingerprint and layout.
+    mse = _msssim_model(loss="mse", lmbdas=[0.0067])
+    assert mse.ms_ssim_tracker is None  # an MSE model's metrics are as they were
+    mse.set_weights(m.get_weights())
+    assert zoo.fingerprint(mse) == zoo.fingerprint(m)
+    assert [w.path.split("/", 1)[1] for w in mse.weights] == [w.path.split("/", 1)[1] for w in m.weights]
+
+
+@pytest.mark.slow  # the first step's graph takes minutes to build on the shared 2-core CPU (6 steps: 316 s)
+def test_a_tiny_msssim_model_trains_and_logs_psnr_bpp_and_ms_ssim():
+    keras.utils.set_random_seed(0)
+    m = _msssim_model()
+    data = _smooth_images(2, seed=1)
+    m.compile(optimizer=keras.optimizers.Adam(3e-3))
+    hist = m.fit(data, batch_size=2, epochs=6, verbose=0).history
+    assert {"loss", "psnr", "bpp", "ms_ssim"} <= set(hist)  # the training logs keep PSNR and bpp
+    assert hist["loss"][-1] < 0.8 * hist["loss"][0]
+    assert 0 < hist["ms_ssim"][-1] <= 1 and hist["ms_ssim"][-1] > hist["ms_ssim"][0]

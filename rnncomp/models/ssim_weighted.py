@@ -33,54 +33,15 @@ ours where the paper's constants could not be checked against its text here):
 
 from __future__ import annotations
 
-import numpy as np
 from keras import ops
+
+# The SSIM map lives with MS-SSIM in rnncomp.models.ssim; its names stay importable from here.
+from rnncomp.models.ssim import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, ssim_map
 
 __all__ = ["SSIM_K1", "SSIM_K2", "SSIM_SIGMA", "SSIM_WINDOW", "dissimilarity_weights", "ssim_map",
            "ssim_weighted_l1"]
 
-SSIM_WINDOW = 11
-SSIM_SIGMA = 1.5
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
 _EPS = 1e-6
-
-
-def _gaussian_taps(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
-    r = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-0.5 * (r / sigma) ** 2)
-    return (g / g.sum()).astype(np.float32)
-
-
-def _blur(x, channels: int):
-    """Separable Gaussian filter of ``(n, H, W, C)`` with zero padding ('same')."""
-    g = _gaussian_taps()
-    kh = ops.convert_to_tensor(np.tile(g.reshape(-1, 1, 1, 1), (1, 1, channels, 1)))
-    kw = ops.convert_to_tensor(np.tile(g.reshape(1, -1, 1, 1), (1, 1, channels, 1)))
-    return ops.depthwise_conv(ops.depthwise_conv(x, kh, padding="same"), kw, padding="same")
-
-
-def ssim_map(x, y):
-    """The local SSIM map of ``x`` and ``y`` (``(n, H, W, C)`` in [0, 1]), per pixel and channel.
-
-    Wang et al. 2004 (11-tap Gaussian, sigma 1.5, K1 = 0.01, K2 = 0.03, peak 1); the
-    window is cut at the border and renormalised (the filtered ones image divides
-    every local moment). Any size >= 1 pixel. Returns ``(n, H, W, C)`` in [-1, 1].
-    """
-    x = ops.cast(x, "float32")
-    y = ops.cast(y, "float32")
-    c = int(x.shape[-1])
-    norm = _blur(ops.ones_like(x[:1]), c)
-
-    def mean(a):
-        return _blur(a, c) / norm
-
-    mu_x, mu_y = mean(x), mean(y)
-    var_x = mean(x * x) - mu_x * mu_x
-    var_y = mean(y * y) - mu_y * mu_y
-    cov = mean(x * y) - mu_x * mu_y
-    c1, c2 = SSIM_K1**2, SSIM_K2**2
-    return ((2.0 * mu_x * mu_y + c1) * (2.0 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
 
 
 def dissimilarity_weights(x, x_hat):

@@ -242,6 +242,10 @@ class Trainer:
         from rnncomp.models.checkpoint import build_model
 
         cfg = self.cfg
+        mc = model_config(cfg)
+        check_patch = getattr(mc, "check_training_patch", None)
+        if check_patch is not None:  # before the run folder exists: the hyperprior's MS-SSIM needs 161 px crops
+            check_patch(int(cfg.data.get("patch", 32)))
         existing = self.checkpoints()
         if existing and not self.resume:
             raise RnncompError(f"{self.run_dir} already has checkpoints: pass --resume to continue it, "
@@ -253,7 +257,6 @@ class Trainer:
         write_run_config(self.run_dir, cfg.to_dict())
         keras.utils.set_random_seed(cfg.seed)
         self.strategy = make_strategy(cfg.strategy)
-        mc = model_config(cfg)
         self.precision = resolve_precision(cfg.precision, mc.model_type, self.out)
         with self.strategy.scope(), dtype_policy(self.precision):
             self.model = build_model(mc)
