@@ -267,3 +267,30 @@ def test_cli_target_psnr_and_adaptive_bpp(model, tmp_path, capsys, monkeypatch):
     assert len(err) == 1 and "needs a bpp" in err[0]
     with pytest.raises(SystemExit):
         main(["compress", "a.png", "-o", "d.rnc", "--target-psnr", "nan"])
+
+
+def test_evaluate_draws_the_adaptive_curve_beside_the_uniform_one(model, tmp_path, capsys, monkeypatch):
+    import json
+
+    from rnncomp.cli import main
+    from rnncomp.evaluation.evaluate import evaluate_adaptive
+    from rnncomp.images import save_image
+    from rnncomp.models.checkpoint import save_checkpoint
+
+    img = image(32, 48, seed=3)
+    result = evaluate_adaptive(model, [("a", img)], [5.0, 30.0], iterations=K)
+    r = result["results"]
+    assert r["target_psnr"] == [5.0, 30.0] and result["name"].endswith("-adaptive")
+    for n, t in enumerate(r["target_psnr"]):  # bpp of the real file, PSNR of its decoded image
+        data = codec.compress(img, model, iterations=K, target_psnr=t)
+        assert r["bpp"][n] == 8.0 * len(data) / img[..., 0].size
+    save_checkpoint(model, tmp_path / "ck")
+    (tmp_path / "imgs").mkdir()
+    save_image(tmp_path / "imgs" / "a.png", img)
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--data", "imgs", "--model", "ck", "--iterations", "1,2", "--entropy", "context",
+                 "--target-psnr", "5,30", "--out", "r.json", "--quiet"]) == 0
+    uniform = json.loads((tmp_path / "r.json").read_text())
+    adaptive = json.loads((tmp_path / "r-adaptive.json").read_text())
+    assert len(uniform["results"]["bpp"]) == 2 and adaptive["results"]["target_psnr"] == [5.0, 30.0]
+    assert "command" in adaptive
