@@ -87,8 +87,13 @@ MAGIC = b"RN"
 #: binary-code files whose coder id is 4 or more (flag bit 6 then holds the id's bit 2).
 VERSION = 1
 VERSION_EXTENDED = 2
+#: The version of spatially adaptive (SABR) binary-code files: a per-tile iteration map in the
+#: header, chunks holding only the active tiles' bits (:mod:`rnncomp.entropy.sabr`).
+VERSION_SABR = 3
 #: The versions this reader reads.
-VERSIONS = (VERSION, VERSION_EXTENDED)
+VERSIONS = (VERSION, VERSION_EXTENDED, VERSION_SABR)
+#: The largest side of a SABR tile, in code blocks.
+MAX_SABR_TILE = 64
 #: Flag bit of a version-2 file: bit 2 of the coder id.
 _FLAG_CODER_HIGH = 0x40
 FINGERPRINT_BYTES = 4
@@ -142,6 +147,10 @@ class Header:
         fingerprint: ``FINGERPRINT_BYTES`` bytes identifying the model's weights.
         tile, overlap: a tiled file (:mod:`rnncomp.tiling`): the largest window
             side and the least overlap in px (multiples of the stride); 0: untiled.
+        sabr_tile, iteration_map: a spatially adaptive file (format version 3,
+            :mod:`rnncomp.entropy.sabr`): the side of a map tile in code blocks, and
+            per tile (a tuple of rows) the iterations its blocks are sent in (1 .. k,
+            k somewhere); 0 and ``()``: a uniform file.
     """
 
     height: int
@@ -154,6 +163,8 @@ class Header:
     fingerprint: bytes = b"\0" * FINGERPRINT_BYTES
     tile: int = 0
     overlap: int = 0
+    sabr_tile: int = 0
+    iteration_map: tuple = ()
 
     def __post_init__(self):
         from rnncomp.entropy import CODERS
@@ -172,10 +183,68 @@ class Header:
                                      f"of the stride {s}, with 0 < 2 * overlap <= tile <= {MAX_SIDE}")
         _check_geometry(self.height, self.width, self.stride, self.bits, self.iterations,
                         self.code_shape)
+        if self.sabr_tile or len(self.iteration_map):
+            self._check_sabr()
+
+    def _check_sabr(self):
+        from rnncomp.entropy.sabr import SABR_CODERS, tile_grid
+
+        if self.tile:
+            raise BitstreamError("an adaptive (SABR) file cannot be tiled into windows")
+        if self.coder not in SABR_CODERS:
+            raise BitstreamError(f"the {self.coder!r} coder is not available for adaptive (SABR) files")
+        if not 1 <= self.sabr_tile <= MAX_SABR_TILE:
+            raise BitstreamError(f"SABR tile of {self.sabr_tile} code blocks is outside 1..{MAX_SABR_TILE}")
+        m = np.asarray(self.iteration_map, dtype=np.int64)
+        grid = tile_grid(self.code_shape, self.sabr_tile)
+        if m.shape != grid:
+            raise BitstreamError(f"an iteration map of shape {m.shape} for a grid of {grid} tiles")
+        if m.min() < 1 or m.max() != self.iterations:
+            raise BitstreamError(f"an iteration map must hold 1..{self.iterations} with {self.iterations} "
+                                 f"somewhere, got {int(m.min())}..{int(m.max())}")
+        object.__setattr__(self, "iteration_map", tuple(tuple(int(v) for v in row) for row in m))
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether this is a spatially adaptive (SABR, version 3) file."""
+        return bool(self.sabr_tile)
+
+    @property
+    def map_array(self) -> np.ndarray:
+        """The iteration map as an int64 array ``(tiles_y, tiles_x)`` (adaptive files)."""
+        return np.asarray(self.iteration_map, dtype=np.int64)
+
+    def active(self, t: int) -> np.ndarray:
+        """Bool ``(h, w)``: the code blocks sent in iteration ``t`` (1-based); all of them in a uniform file."""
+        if not self.adaptive:
+            return np.ones(self.code_shape, bool)
+        from rnncomp.entropy.sabr import active_blocks
+
+        return active_blocks(self.map_array, self.sabr_tile, self.code_shape, t)
+
+    def chunk_bits(self, t: int) -> int:
+        """Code bits sent in iteration ``t`` (1-based)."""
+        if not self.adaptive:
+            return self.iteration_bits
+        return int(np.count_nonzero(self.active(t))) * self.bits
+
+    def chunk_raw_size(self, t: int) -> int:
+        """Bytes of chunk ``t``'s raw packing (1-based; its largest payload)."""
+        return (self.chunk_bits(t) + 7) // 8
+
+    def cut(self, iterations: int) -> "Header":
+        """This header for the file's first ``iterations`` chunks (an adaptive map becomes ``min(map, j)``)."""
+        if not self.adaptive:
+            return replace(self, iterations=iterations)
+        return replace(self, iterations=iterations, iteration_map=np.minimum(self.map_array, iterations))
 
     @property
     def rate_summary(self) -> str:
         """What sets this file's rate, in words (``rnncomp compress`` prints it)."""
+        if self.adaptive:
+            m = self.map_array
+            return (f"{self.iterations} iteration(s), adaptive: {m.size} tiles of {self.sabr_tile}x{self.sabr_tile} "
+                    f"blocks, {m.mean():.2f} iterations on average")
         return f"{self.iterations} iteration(s)"
 
     @property
@@ -271,7 +340,7 @@ def _read_varint(data, pos: int, what: str, max_bytes: int = 5) -> tuple[int, in
 
 
 def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bool,
-                 tiled: bool = False) -> bytes:
+                 tiled: bool = False, adaptive: bool = False) -> bytes:
     # compact and tiled together mark a latent file (_FLAG_LATENT).
     """Magic, version, flags, the model's name (when named) and its fingerprint."""
     default = _default_model()
@@ -289,17 +358,29 @@ def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bo
     if coder_id >= 4:  # a coder of format version 2 (docs/bitstream.md, "Version 2")
         flags |= _FLAG_CODER_HIGH
         version = VERSION_EXTENDED
+    if adaptive:  # docs/bitstream.md, "Version 3"
+        if coder_id >= 4 or compact or tiled:
+            raise BitstreamError("an adaptive (SABR) file has a coder 0-3 and is neither compact nor tiled")
+        version = VERSION_SABR
     return b"".join([MAGIC, bytes([version, flags]), name, fingerprint])
 
 
 def _pack_header(h: Header) -> bytes:
     from rnncomp.entropy import CODER_IDS
 
+    sabr = b""
+    if h.adaptive:
+        from rnncomp.entropy.sabr import encode_map
+
+        map_coder, payload = encode_map(h.map_array, h.iterations)
+        sabr = _varint(h.sabr_tile) + bytes([map_coder]) + _varint(len(payload)) + payload
     return b"".join([
-        _pack_prefix(CODER_IDS[h.coder], h.model_name, h.fingerprint, compact=False, tiled=bool(h.tile)),
+        _pack_prefix(CODER_IDS[h.coder], h.model_name, h.fingerprint, compact=False, tiled=bool(h.tile),
+                     adaptive=h.adaptive),
         bytes([h.stride.bit_length() - 1]), _varint(h.bits), _varint(h.height),
         _varint(h.width), _varint(h.iterations),
         _varint(h.tile // h.stride) + _varint(h.overlap // h.stride) if h.tile else b"",
+        sabr,
     ])
 
 
@@ -341,6 +422,9 @@ def _parse_prefix(data) -> tuple[int, bool, str, bytes, int, bool]:
         if compact or not flags & _FLAG_CODER_HIGH or flags >> 7:
             raise BitstreamError("corrupt header: bad flags for a version-2 file")
         coder_id |= 4
+    elif version == VERSION_SABR:
+        if flags & (_FLAG_LATENT | 0xC0):
+            raise BitstreamError("corrupt header: bad flags for a version-3 (adaptive) file")
     elif flags >> 6:
         raise BitstreamError("corrupt header: reserved flag bits are set")
     if kind > _KIND_UNNAMED:
@@ -396,11 +480,33 @@ def _parse_header(data) -> tuple[Header, int]:
         tile, overlap = tile << stride_log2, overlap << stride_log2
         if not tile:
             raise BitstreamError("corrupt header: a tiled file with tile size 0")
+    sabr = {}
+    if data[2] == VERSION_SABR:
+        sabr, pos = _parse_sabr(data, pos, height, width, 1 << stride_log2, bits, iterations)
     header = Header(
         height=height, width=width, stride=1 << stride_log2, bits=bits, iterations=iterations,
-        coder=CODERS[coder_id], model_name=name, fingerprint=fingerprint, tile=tile, overlap=overlap,
+        coder=CODERS[coder_id], model_name=name, fingerprint=fingerprint, tile=tile, overlap=overlap, **sabr,
     )
     return header, pos
+
+
+def _parse_sabr(data, pos, height, width, stride, bits, iterations) -> tuple[dict, int]:
+    """The SABR fields of a version-3 header (the tile side and the decoded map) and the position after."""
+    from rnncomp.entropy.sabr import decode_map, tile_grid
+
+    _check_geometry(height, width, stride, bits, iterations)  # before the map is decoded
+    tile, pos = _read_varint(data, pos, "header")
+    if not 1 <= tile <= MAX_SABR_TILE:
+        raise BitstreamError(f"corrupt header: SABR tile of {tile} code blocks is outside 1..{MAX_SABR_TILE}")
+    if pos >= len(data):
+        raise BitstreamError("truncated file: header cut short")
+    coder = data[pos]
+    n, pos = _read_varint(data, pos + 1, "length of the iteration map")
+    if pos + n > len(data):
+        raise BitstreamError("truncated file: the iteration map is cut short")
+    grid = tile_grid((-(-height // stride), -(-width // stride)), tile)
+    m = decode_map(coder, bytes(data[pos:pos + n]), grid, iterations)
+    return {"sabr_tile": tile, "iteration_map": m}, pos + n
 
 
 def read_header(data: bytes) -> Header:
@@ -436,9 +542,9 @@ def _serialize(header: Header, payloads: list) -> bytes:
 def _iter_payloads(data: bytes, header: Header, pos: int, limit: int, partial: bool) -> Iterator[bytes]:
     """Yields the verified payloads of chunks 1..limit (see :func:`split_chunks`)."""
     k = header.iterations
-    raw = header.raw_chunk_size
     crc = zlib.crc32(data[:pos])
     for t in range(min(limit, k)):
+        raw = header.chunk_raw_size(t + 1)
         last = t + 1 == k
         c = LAST_CHECK_BYTES if last else CHECK_BYTES
         where = f"iteration {t + 1} of {k}"
@@ -467,7 +573,7 @@ def _iter_payloads(data: bytes, header: Header, pos: int, limit: int, partial: b
         if header.coder != "raw" and n < raw:
             from rnncomp.entropy.context import min_payload_bytes
 
-            if header.coder in ("context", "prior", "learned") and n < min_payload_bytes(header.iteration_bits):
+            if header.coder in ("context", "prior", "learned") and n < min_payload_bytes(header.chunk_bits(t + 1)):
                 if partial and last:
                     return
                 raise BitstreamError(f"corrupt file: {where} is too short to hold its bits")
@@ -535,7 +641,7 @@ class RncFile:
             raise RnncompError(f"iterations must be in 1..{len(self.payloads)}, got {iterations}")
         if iterations == self.header.iterations:
             return self.data
-        return _serialize(replace(self.header, iterations=iterations), list(self.payloads[:iterations]))
+        return _serialize(self.header.cut(iterations), list(self.payloads[:iterations]))
 
 
 def parse(data, iterations: int | None = None, partial: bool = False) -> RncFile:
@@ -614,6 +720,18 @@ def write(bits, header: Header, prior=None, context_model=None) -> bytes:
             f"bits of shape {bits.shape} do not match the header "
             f"({header.iterations},) + {header.iteration_shape}"
         )
+    if header.adaptive:  # only the active blocks' bits (rnncomp.entropy.sabr)
+        from rnncomp.entropy.sabr import MaskedCoder
+
+        masked = MaskedCoder(header.coder, *header.iteration_shape, prior=prior)
+        payloads = []
+        for t in range(header.iterations):
+            active = header.active(t + 1)
+            payload = masked.encode(bits[t], active)
+            if payload is None or len(payload) >= header.chunk_raw_size(t + 1):
+                payload = masked.pack_raw(bits[t], active)
+            payloads.append(payload)
+        return _serialize(header, payloads)
     coder = new_coder(header.coder, *header.iteration_shape, prior=prior, context_model=context_model)
     payloads = []
     for t in range(header.iterations):
@@ -651,6 +769,17 @@ def iter_codes(data, iterations: int | None = None, partial: bool = False,
         payloads = data.payloads[:limit]
     else:
         payloads = _iter_payloads(data, header, pos, limit, partial)
+    if header.adaptive:
+        from rnncomp.entropy.sabr import MaskedCoder
+
+        masked = MaskedCoder(header.coder, *header.iteration_shape, prior=prior)
+        count = 0
+        for payload in payloads:
+            count += 1
+            yield masked.decode(payload, header.active(count))
+        if count == 0:
+            raise BitstreamError("truncated file: not even the first iteration is complete")
+        return
     coder = new_coder(header.coder, *header.iteration_shape, prior=prior, context_model=context_model)
     count = 0
     for payload in payloads:
@@ -747,6 +876,9 @@ def describe(data: bytes) -> dict:
         "tile": header.tile or None,
         "overlap": header.overlap or None,
         "windows": len(header.layout.windows) if header.tile else 1,
+        "adaptive": header.adaptive,
+        "sabr_tile": header.sabr_tile or None,
+        "iteration_map": [list(row) for row in header.iteration_map] if header.adaptive else None,
         "coder": header.coder,
         "model": header.model_name or None,
         "fingerprint": header.fingerprint.hex(),
@@ -756,7 +888,7 @@ def describe(data: bytes) -> dict:
             {
                 "iteration": t + 1,
                 "payload_bytes": len(p),
-                "stored_raw": len(p) == header.raw_chunk_size,
+                "stored_raw": len(p) == header.chunk_raw_size(t + 1),
                 "file_bytes_if_cut_here": sizes[t],
                 "bpp_if_cut_here": 8.0 * sizes[t] / pixels,
             }

@@ -125,7 +125,8 @@ def file_codec(model=None):
 
 def compress(image, model=None, iterations: int | None = None, bpp: float | None = None,
              entropy: str = DEFAULT_ENTROPY, levels: int | None = None, tile: int | None = None,
-             tile_batch: int = 1, quality: int | None = None) -> bytes:
+             tile_batch: int = 1, quality: int | None = None, target_psnr: float | None = None,
+             adaptive: bool = False, sabr_tile: int | None = None) -> bytes:
     """Compresses one image into the bytes of an ``.rnc`` file.
 
     Args:
@@ -152,6 +153,13 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
             default :data:`rnncomp.tiling.TILE`; 0: never, the whole image at once).
         tile_batch: windows run through the model together (speed against
             memory; the file is the same).
+        target_psnr: recurrent models: spatially adaptive bit rates (Johnston et al. 2018,
+            :mod:`rnncomp.sabr`): every tile of ``sabr_tile`` code blocks is sent until its PSNR
+            (dB, peak 255) reaches this, for at most ``iterations``; writes format version 3.
+            (``quality`` is not used for it: it is the hyperprior models' rate point.)
+        adaptive: with ``bpp``: the adaptive file of the largest target PSNR within ``bpp``
+            (without it, ``bpp`` keeps the uniform meaning: the most iterations within it).
+        sabr_tile: the adaptive tile side in code blocks (default :data:`rnncomp.sabr.DEFAULT_TILE`).
 
     Returns:
         The file's bytes.
@@ -159,6 +167,19 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
     fc = file_codec(model)
+    if target_psnr is not None or adaptive:
+        if not hasattr(fc, "compress_adaptive"):
+            raise RnncompError("spatially adaptive coding (a target PSNR, adaptive bpp) applies to recurrent models")
+        if adaptive and bpp is None:
+            raise RnncompError("adaptive coding needs a bpp or a target PSNR")
+        if target_psnr is not None and bpp is not None:
+            raise RnncompError("give a target PSNR or a bpp, not both")
+        if levels is not None or quality is not None:
+            raise RnncompError("levels and quality do not apply to adaptive coding")
+        return fc.compress_adaptive(as_image(image), iterations, target_psnr, bpp, entropy or DEFAULT_ENTROPY,
+                                    sabr_tile, tile)
+    if sabr_tile is not None:
+        raise RnncompError("sabr_tile applies to adaptive coding (a target PSNR, or adaptive with a bpp)")
     rate = fc.rate(iterations=iterations, levels=levels, quality=quality)
     return fc.compress(as_image(image), rate, bpp, entropy or DEFAULT_ENTROPY, tile, tile_batch)
 

@@ -180,7 +180,7 @@ def test_trailing_bytes_are_refused():
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "PNG"),
     (b"\xff\xd8\xff\xe0" + b"\0" * 20, "JPEG"),
     (b"hello world", "not an rnncomp file"),
-    (MAGIC + bytes([3]) + b"\0" * 20, "unsupported format version 3"),
+    (MAGIC + bytes([4]) + b"\0" * 20, "unsupported format version 4"),
     (MAGIC + bytes([0]) + b"\0" * 20, "unsupported format version 0"),
     (MAGIC + bytes([VERSION, 0x40]) + b"\0" * 20, "reserved"),
     (MAGIC + bytes([VERSION, 0x0C]) + b"\0" * 20, "naming"),

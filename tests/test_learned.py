@@ -164,7 +164,7 @@ def test_files_of_the_learned_coder_are_version_2_and_truncate():
     (2, 0xC0, "bad flags"),        # bit 7 stays reserved
     (2, 0x41, "unknown entropy coder id 5"),
     (1, 0x40, "reserved"),
-    (3, 0x40, "unsupported format version 3"),
+    (4, 0x40, "unsupported format version 4"),
 ])
 def test_version_2_headers_are_checked(version, flags, message):
     data = b"RN" + bytes([version, flags]) + b"\0" * 4 + bytes([3, 8, 32, 32, 1]) + b"\0" * 20

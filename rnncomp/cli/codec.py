@@ -42,6 +42,16 @@ def add_compress(sub, fmt) -> None:
                            "power of two; default the model's)")
     rate.add_argument("--quality", type=nonnegative_int, metavar="Q",
                       help="hyperprior models: the rate point (0 = lowest; default the model's)")
+    co.add_argument("--target-psnr", type=_psnr, metavar="DB",
+                    help="recurrent models: spatially adaptive bit rates (Johnston et al. 2018): send each tile "
+                         "until its PSNR (dB, peak 255, RGB) reaches DB, for at most --iterations; writes format "
+                         "version 3. (Not --quality: that is the hyperprior models' rate point.)")
+    co.add_argument("--adaptive", action="store_true",
+                    help="with --bpp: the adaptive file of the highest target PSNR within B bits per pixel "
+                         "(without it --bpp keeps the most uniform iterations within B)")
+    co.add_argument("--sabr-tile", type=positive_int, metavar="N",
+                    help="adaptive coding: the tile side in code blocks (default 2: 32x32 px at stride 16; "
+                         "provisional, to be measured)")
     co.add_argument("--entropy", choices=ALL_CODERS + ("auto",), default="auto",
                     help="entropy coder (binary codes: raw/huffman/context/prior/learned; end-to-end compact "
                          "images: raw/huffman/arithmetic/predictive; hyperprior latents: range); auto: the smallest "
@@ -78,7 +88,8 @@ def cmd_compress(args) -> int:
                 images.append(e)
         good = [n for n, image in enumerate(images) if not isinstance(image, RnncompError)]
         files: list = [None] * len(chunk)
-        if len(good) > 1:
+        adaptive = args.target_psnr is not None or args.adaptive or args.sabr_tile is not None
+        if len(good) > 1 and not adaptive:
             try:
                 coded = compress_batch([images[n] for n in good], model, args.iterations, args.bpp, args.entropy,
                                        tile=args.tile, levels=args.levels, quality=args.quality)
@@ -93,7 +104,8 @@ def cmd_compress(args) -> int:
                     raise image
                 if data is None:
                     data = compress(image, model, iterations=args.iterations, bpp=args.bpp, entropy=args.entropy,
-                                    levels=args.levels, tile=args.tile, quality=args.quality)
+                                    levels=args.levels, tile=args.tile, quality=args.quality,
+                                    target_psnr=args.target_psnr, adaptive=args.adaptive, sabr_tile=args.sabr_tile)
                 write_output(out, data, args.force)
             except RnncompError as e:
                 failures.report(src, e)
@@ -103,6 +115,20 @@ def cmd_compress(args) -> int:
                       f"{8.0 * len(data) / (h.height * h.width):.4f} bpp")
     bar.close()
     return failures.status
+
+
+def _psnr(text: str) -> float:
+    """A target PSNR in dB (a finite number)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"the target PSNR must be finite, got {text!r}")
+    return value
 
 
 def _load(src: Path):
@@ -253,6 +279,10 @@ def cmd_info(args) -> int:
                   f"{info['overlap']} px or more (padded size: the windows side by side)")
         print(f"  model {info['model'] or '(not a shipped model)'}, weights fingerprint {info['fingerprint']}")
         print(f"  {info['iterations']} iteration(s), entropy coder {info['coder']}")
+        if info.get("adaptive"):
+            counts = [v for row in info["iteration_map"] for v in row]
+            print(f"  adaptive (SABR): {len(counts)} tiles of {info['sabr_tile']}x{info['sabr_tile']} blocks, "
+                  f"{sum(counts) / len(counts):.2f} iterations per tile on average")
         for c in info["chunks"]:
             raw = " (stored raw)" if c["stored_raw"] and info["coder"] != "raw" else ""
             print(f"  iteration {c['iteration']:2d}: {c['payload_bytes']:7d} bytes{raw:13s}  "

@@ -50,6 +50,9 @@ def add_evaluate(sub, fmt) -> None:
                     help="end-to-end models: comma list of quantisation levels (default 8,16,...,256)")
     ev.add_argument("--quality", type=rate_points,
                     help="hyperprior models: rate points, LO-HI or a comma list (default: all)")
+    ev.add_argument("--target-psnr", type=floats, metavar="DB,DB,...",
+                    help="recurrent models: also the spatially adaptive curve (Johnston et al. 2018), one point "
+                         "per per-tile PSNR target, from real files, written to OUT's name with -adaptive")
     ev.add_argument("--upscaler", choices=("bicubic", "srgan", "both"), default="bicubic",
                     help="end-to-end models: upscaling before the IRM ('both': one result each)")
     ev.add_argument("--entropy", default="auto", choices=ALL_CODERS + ("auto", "all"),
@@ -93,6 +96,9 @@ def cmd_evaluate(args) -> int:
         raise RnncompError(f"--entropy {args.entropy} does not code {model.config.name}'s files; choose one of "
                            f"{', '.join(fc.coders + ('auto', 'all'))}")
     coders = fc.usable_coders() + ["auto"] if args.entropy == "all" else [args.entropy]
+    if args.target_psnr and not hasattr(fc, "compress_adaptive"):
+        raise RnncompError(f"--target-psnr does not apply to {model.config.name} (adaptive coding is for "
+                           f"recurrent models)")
     rates = given[axis] or fc.evaluation_rates()
     decoders = list(fc.decoders[:1]) if args.upscaler == "bicubic" else (
         list(fc.decoders) if args.upscaler == "both" else [args.upscaler])
@@ -128,6 +134,21 @@ def cmd_evaluate(args) -> int:
                       f"{row['bpp_range'][1]:.3f} bpp")
         path = out if len(coders) == 1 else out.with_name(f"{out.stem}-{c}{out.suffix or '.json'}")
         written.append(write_result(result, path, command))
+    if args.target_psnr:
+        from rnncomp.evaluation.evaluate import evaluate_adaptive
+
+        top = max(given[axis]) if given[axis] else None
+        entropy = args.entropy if args.entropy in ("raw", "huffman", "context", "prior") else "auto"
+        result = evaluate_adaptive(model, images, args.target_psnr, iterations=top, entropy=entropy,
+                                   per_image=not args.no_per_image, progress=not args.quiet)
+        result["dataset"]["source"] = str(data)
+        r = result["results"]
+        for n, t in enumerate(r["target_psnr"]):
+            print(f"adaptive {t:6.2f} dB: {r['bpp'][n]:.4f} bpp, PSNR {r['psnr-rgb'][n]:.2f}, "
+                  f"SSIM {r['ssim-rgb'][n]:.4f}, MS-SSIM {r['ms-ssim-rgb'][n]:.4f}")
+        if anchors:
+            result["comparisons"] = compare(result, anchors, args.bpp_range)
+        written.append(write_result(result, out.with_name(f"{out.stem}-adaptive{out.suffix or '.json'}"), command))
     print("results -> " + ", ".join(map(str, written)), file=sys.stderr)
     if args.plot:
         curves = [load_curve(p) for p in written] + anchors

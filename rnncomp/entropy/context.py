@@ -173,11 +173,14 @@ class ContextCoder(IterationCoder):
 
     # the shared loop -------------------------------------------------------------------
 
-    def _run(self, bits=None, encoder=None, decoder=None, collect=None):
+    def _run(self, bits=None, encoder=None, decoder=None, collect=None, active=None):
         """Runs one iteration through the context model; returns its bits (h, w, c).
 
         With ``encoder``: codes ``bits``. With ``decoder``: decodes them. With
-        neither: only advances the counts over known ``bits``.
+        neither: only advances the counts over known ``bits``. ``active`` (bool
+        ``(h, w)``, SABR files: :mod:`rnncomp.entropy.sabr`): only those blocks are
+        coded, in the same order; the others read as 0 bits (in this iteration's
+        contexts and as the next one's ``prev``) and update no counts.
         """
         cm = _constriction()
         model = cm.stream.model.Bernoulli(perfect=False)
@@ -192,6 +195,11 @@ class ContextCoder(IterationCoder):
         ys, xs, bounds = self._schedule
         for a, b in zip(bounds[:-1], bounds[1:]):
             yb, xb = ys[a:b], xs[a:b]
+            if active is not None:
+                keep = active[yb, xb]
+                yb, xb = yb[keep], xb[keep]
+                if not len(yb):
+                    continue
             up = cur[yb, xb + 1].astype(np.int64)
             left = cur[yb + 1, xb].astype(np.int64)
             if self._prev is None:
@@ -235,34 +243,38 @@ class ContextCoder(IterationCoder):
 
     # the coder interface -------------------------------------------------------------------
 
-    def encode(self, bits):
+    def encode(self, bits, active=None):
+        """``active``: code only these blocks (bool ``(h, w)``; see :meth:`_run`)."""
         cm = _constriction()
         bits = np.asarray(bits, dtype=np.uint8)
         if bits.shape != self.shape:
             raise ValueError(f"bits must have shape {self.shape}, got {bits.shape}")
         encoder = cm.stream.queue.RangeEncoder()
         probs = []
-        self._run(bits, encoder=encoder, collect=probs)
+        self._run(bits, encoder=encoder, collect=probs, active=active)
+        if not probs:
+            return None
         p = np.concatenate([q for q, _ in probs])
         target = np.concatenate([s for _, s in probs])  # in coding order
-        return shortest_bernoulli_payload(encoder, target, p, self.raw_size)
+        size = self.raw_size if active is None else (int(active.sum()) * self.bits + 7) // 8
+        return shortest_bernoulli_payload(encoder, target, p, size)
 
-    def decode(self, payload):
+    def decode(self, payload, active=None):
         from rnncomp.errors import BitstreamError
 
         cm = _constriction()
-        n = self.h * self.w * self.bits
+        n = (self.h * self.w if active is None else int(active.sum())) * self.bits
         if len(payload) < min_payload_bytes(n):
             raise BitstreamError(
                 f"corrupt context chunk: {len(payload)} bytes cannot hold {n} bits"
             )
         try:
             decoder = cm.stream.queue.RangeDecoder(_words_for_decoder(payload))
-            return self._run(decoder=decoder)
+            return self._run(decoder=decoder, active=active)
         except BitstreamError:
             raise
         except Exception as e:  # noqa: BLE001 - constriction's errors on garbage input
             raise BitstreamError(f"corrupt context chunk: {e}") from None
 
-    def observe(self, bits):
-        self._run(np.asarray(bits, dtype=np.uint8))
+    def observe(self, bits, active=None):
+        self._run(np.asarray(bits, dtype=np.uint8), active=active)

@@ -31,8 +31,8 @@ from rnncomp.evaluation.metrics import distortion
 from rnncomp.progress import progress_bar
 from rnncomp.provenance import machine_info
 
-__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_codec", "evaluate_model", "progress_bar",
-           "write_result"]
+__all__ = ["METRIC_KEYS", "compare", "distortion", "evaluate_adaptive", "evaluate_codec", "evaluate_model",
+           "progress_bar", "write_result"]
 
 METRIC_KEYS = ("psnr-rgb", "ms-ssim-rgb", "ssim-rgb", "mse-rgb")
 
@@ -226,6 +226,65 @@ def evaluate_model(
                     for i in range(n_img)}
             results[fc.result_key(label, u)] = result
     return results
+
+
+def evaluate_adaptive(model, images: Sequence[tuple[str, np.ndarray]], targets: Iterable[float],
+                      iterations: int | None = None, entropy: str = "auto", sabr_tile: int | None = None,
+                      per_image: bool = True, progress: bool = True) -> dict:
+    """The spatially adaptive curve (Johnston et al. 2018; :mod:`rnncomp.sabr`) of a recurrent model.
+
+    One operating point per target PSNR (dB, per tile): every image is written to a real file
+    (``rnncomp.codec.compress(..., target_psnr=t)``) and decoded from it; bpp from its bytes.
+    The result has :func:`evaluate_codec`'s shape, with ``target_psnr`` as the rate axis.
+    """
+    from rnncomp import codec, zoo
+
+    targets = [float(t) for t in targets]
+    if not targets or not images:
+        raise RnncompError("no targets or no images to evaluate")
+    variant = _ms_ssim_variant(images)
+    results: dict[str, list] = defaultdict(list)
+    per: dict[str, dict[str, list]] = {name: defaultdict(list) for name, _ in images}
+    name = zoo.model_name(model) or "model"
+    bar = progress_bar(len(targets) * len(images), f"{name} adaptive", progress)
+    for target in targets:
+        rows, pairs = [], []
+        for i, (image_name, image) in enumerate(images):
+            t0 = time.perf_counter()
+            data = codec.compress(image, model, iterations=iterations, target_psnr=target, entropy=entropy,
+                                  sabr_tile=sabr_tile)
+            t1 = time.perf_counter()
+            decoded = codec.decompress(data, model)
+            t2 = time.perf_counter()
+            rows.append((image_name, 8.0 * len(data) / (image.shape[0] * image.shape[1]), t1 - t0, t2 - t1))
+            pairs.append((i, image, decoded))
+            bar.update(1)
+        scores = _score(pairs)
+        point: dict[str, list] = defaultdict(list)
+        for i, (image_name, bpp, enc_s, dec_s) in enumerate(rows):
+            values = {"bpp": bpp, **scores[i], "encoding_time": enc_s, "decoding_time": dec_s}
+            for k, v in values.items():
+                point[k].append(v)
+                per[image_name][k].append(v)
+        results["target_psnr"].append(target)
+        for k, v in point.items():
+            results[k].append(float(np.mean(v)))
+    bar.close()
+    result = {
+        "name": f"{name}-adaptive",
+        "description": f"rnncomp {name}, spatially adaptive bit rates (Johnston et al. 2018): each tile sent "
+                       f"until its PSNR reaches target_psnr; entropy {entropy}; real files",
+        "model": name,
+        "entropy": entropy,
+        "adaptive": True,
+        "results": dict(results),
+        "dataset": {"images": len(images), "first_image_shape": list(images[0][1].shape)},
+        "ms_ssim_variant": variant,
+        "machine": machine_info(),
+    }
+    if per_image:
+        result["per_image"] = {n: dict(v) for n, v in per.items()}
+    return result
 
 
 def compare(result: dict, anchors: Sequence, bpp_range: tuple[float, float] | None = None) -> list[dict]:

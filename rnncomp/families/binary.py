@@ -12,6 +12,10 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
   context prior); ``auto`` writes each and keeps the smallest. ``learned`` (with the
   model's context model, format version 2) only when asked for by name: ``auto`` never
   picks it, since the browser decoder (``web/``) cannot read it yet.
+- Spatially adaptive bit rates (Johnston et al. 2018; :mod:`rnncomp.sabr`):
+  :meth:`BinaryFileCodec.compress_adaptive` stops each tile once its PSNR reaches a target
+  (``target_psnr``), or searches the target that fits ``bpp``; it writes format version 3
+  (the iteration map in the header). Recurrent models, untiled images only.
 - Large images: over ``tile`` px on a side, overlapping windows in bounded
   memory (:mod:`rnncomp.tiling`); decoding runs at most ``max_pixels`` at once
   (:mod:`rnncomp.budget`; default one 1024x1024 window).
@@ -133,15 +137,18 @@ class BinaryFileCodec(FileCodec):
             raise RnncompError(f"iterations must be in 1..{self.max_rate} for this model, got {k}")
         return k
 
-    def header(self, height: int, width: int, iterations: int, coder: str, layout=None) -> Header:
-        """The file header for an image of ``height x width`` (the one place headers are made)."""
+    def header(self, height: int, width: int, iterations: int, coder: str, layout=None, **sabr) -> Header:
+        """The file header for an image of ``height x width`` (the one place headers are made).
+
+        ``sabr``: ``sabr_tile`` and ``iteration_map`` of an adaptive file (:meth:`compress_adaptive`).
+        """
         from rnncomp import zoo
 
         m = self.model
         tiling = {"tile": layout.tile, "overlap": layout.overlap} if layout is not None and layout.tiled else {}
         return Header(height=height, width=width, stride=int(m.stride), bits=int(m.config.bits),
                       iterations=iterations, coder=coder, model_name=zoo.model_name(m),
-                      fingerprint=zoo.fingerprint(m, coder=coder), **tiling)
+                      fingerprint=zoo.fingerprint(m, coder=coder), **tiling, **sabr)
 
     # Coding -------------------------------------------------------------------------------
 
@@ -164,6 +171,47 @@ class BinaryFileCodec(FileCodec):
         if bpp is None:
             return min(files, key=len)  # ties: the first coder in CODERS order
         return self._fit(files, k, bpp, height * width)
+
+    def compress_adaptive(self, image, rate=None, target_psnr=None, bpp=None, entropy: str = AUTO,
+                          sabr_tile=None, tile=None) -> bytes:
+        """A spatially adaptive file (format version 3; :mod:`rnncomp.sabr`).
+
+        Each tile of ``sabr_tile`` code blocks (default :data:`rnncomp.sabr.DEFAULT_TILE`) is
+        sent until its PSNR reaches ``target_psnr`` dB, for at most ``rate`` iterations (default
+        the model's); with ``bpp`` instead, the largest target whose file is within ``bpp`` bits
+        per pixel. Coders: ``raw``, ``huffman``, ``context``, ``prior`` (``auto``: the smallest).
+        """
+        from rnncomp import sabr
+        from rnncomp.entropy.sabr import SABR_CODERS
+
+        if (target_psnr is None) == (bpp is None):
+            raise RnncompError("adaptive coding takes a target PSNR or a bpp (one of them)")
+        if bpp is not None and not bpp > 0:
+            raise RnncompError(f"bpp must be positive, got {bpp}")
+        if entropy != AUTO and entropy not in SABR_CODERS:
+            raise RnncompError(f"adaptive files are coded with {', '.join(SABR_CODERS)} or auto, not {entropy!r}")
+        coders = [c for c in self.check_coder(entropy) if c in SABR_CODERS]
+        height, width = image.shape[:2]
+        if tile_layout(height, width, int(self.model.stride), tile).tiled:
+            raise RnncompError(f"adaptive coding codes the image whole: this {width}x{height} image would be "
+                               f"tiled into windows (pass tile=0 / --tile 0)")
+        k = self._iterations(rate, None)
+        t = sabr.DEFAULT_TILE if sabr_tile is None else int(sabr_tile)
+
+        def encode(target):
+            return sabr.encode_adaptive(self.model, image, target, k, t)
+
+        def write(codes):
+            headers = [self.header(height, width, codes.bits.shape[0], c, sabr_tile=t,
+                                   iteration_map=codes.iteration_map) for c in coders]
+            return min((bitstream.write(codes.bits, h, prior=self.prior) for h in headers), key=len)
+
+        try:
+            if bpp is None:
+                return write(encode(float(target_psnr)))
+            return sabr.fit_bpp(encode, write, float(bpp), height * width)
+        except BitstreamError as e:
+            raise RnncompError(f"cannot write this image: {e}") from None
 
     @staticmethod
     def _fit(files: list, k: int, bpp: float, pixels: int) -> bytes:
@@ -244,6 +292,11 @@ class BinaryFileCodec(FileCodec):
                    max_pixels=None) -> np.ndarray:
         limit = self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
+        if f.header.adaptive:  # zero codes where a tile was stopped: decoded step by step, as encoded
+            image = None
+            for image in self.decompress_steps(f, rate, partial, max_pixels=limit):
+                pass
+            return image
         codes = bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model)
         if not f.header.tile:
             return self.decode_bits(np.stack(list(codes)), f.header)
@@ -294,7 +347,7 @@ class BinaryFileCodec(FileCodec):
         limit = None
         for n, f in enumerate(files):
             limit = self.check_budget(f.header, max_pixels)
-            if f.header.tile:
+            if f.header.tile or f.header.adaptive:
                 out[n] = self.decompress(f, rate, max_pixels=limit)
                 continue
             self.check_file(f.header)
@@ -320,8 +373,10 @@ class BinaryFileCodec(FileCodec):
             yield self.decompress(f, rate, partial, max_pixels=limit)
             return
         decoder = self.model.progressive_decoder((f.header.height, f.header.width), 1)
-        for bits in bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model):
-            yield to_uint8(decoder.step(bits[None])[0])
+        codes = bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model)
+        for t, bits in enumerate(codes, start=1):
+            active = f.header.active(t) if f.header.adaptive else None
+            yield to_uint8(decoder.step(bits[None], active)[0])
 
     # Evaluation -----------------------------------------------------------------------------
 

@@ -74,9 +74,11 @@ class ProgressiveDecoder:
         self._x_hat = np.zeros((self.batch,) + self.padded_shape + (3,), np.float32)
         self._states = None
 
-    def step(self, bits) -> np.ndarray:
+    def step(self, bits, active=None) -> np.ndarray:
         """Feeds one iteration of bits ``(batch, h, w, bits)`` in {0, 1}; returns x̂_t.
 
+        ``active`` (bool ``(h, w)``, spatially adaptive files: :mod:`rnncomp.sabr`): the
+        blocks sent; the others get zero codes (Covell et al. 2017's "nothing sent").
         Returns float32 ``(batch, H, W, 3)`` in [0, 1] (clipped, cropped).
         """
         model = self.model
@@ -87,6 +89,8 @@ class ProgressiveDecoder:
         if bits.shape != expected:
             raise ValueError(f"bits of iteration {self.iteration + 1} must have shape {expected}, got {bits.shape}")
         signs = bits.astype(np.float32) * 2.0 - 1.0
+        if active is not None:
+            signs = signs * np.asarray(active, np.float32)[None, :, :, None]
         x_hat, self._states = model._decode_step_fn()(signs, self._x_hat, self._states)
         self._x_hat = x_hat
         self.iteration += 1

@@ -171,7 +171,7 @@ def hostile_cases() -> list[dict]:
 
     for data in (b"", b"R", b"\x89PNG\r\n\x1a\n" + b"\0" * 20, b"\xff\xd8\xff\xe0" + b"\0" * 20, b"RIFF" + b"\0" * 20,
                  b"hello world", MAGIC + bytes([2]) + b"\0" * 20, MAGIC + bytes([0]) + b"\0" * 20,
-                 MAGIC + bytes([3]) + b"\0" * 20, MAGIC + bytes([2, 0x50]) + b"\0" * 20,
+                 MAGIC + bytes([4]) + b"\0" * 20, MAGIC + bytes([2, 0x50]) + b"\0" * 20,
                  MAGIC + bytes([2, 0xC0]) + b"\0" * 20,
                  MAGIC + bytes([VERSION, 0x40]) + b"\0" * 20, MAGIC + bytes([VERSION, 0x80]) + b"\0" * 20,
                  MAGIC + bytes([VERSION, 0x0C]) + b"\0" * 20):

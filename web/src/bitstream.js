@@ -16,6 +16,10 @@ export const VERSION = 1;
 export const VERSION_EXTENDED = 2;
 /** The versions this reader reads (rnncomp.bitstream.VERSIONS). */
 export const VERSIONS = [VERSION, VERSION_EXTENDED];
+/** Spatially adaptive (SABR) files (docs/bitstream.md, "Version 3"): rnncomp reads them, this reader not yet. */
+export const VERSION_SABR = 3;
+/** The versions rnncomp reads (rnncomp.bitstream.VERSIONS), named in the refusal of any other. */
+const RNNCOMP_VERSIONS = [VERSION, VERSION_EXTENDED, VERSION_SABR];
 export const FINGERPRINT_BYTES = 4;
 export const CHECK_BYTES = 1;
 export const LAST_CHECK_BYTES = 3;
@@ -190,9 +194,13 @@ function parsePrefix(data) {
   if (data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) throw new BitstreamError(notRncMessage(data));
   if (data.length < 4) throw new BitstreamError('truncated file: header cut short');
   const version = data[2];
-  if (!VERSIONS.includes(version)) {
-    const known = VERSIONS.join(', ');
+  if (!RNNCOMP_VERSIONS.includes(version)) {
+    const known = RNNCOMP_VERSIONS.join(', ');
     throw new BitstreamError(`unsupported format version ${version} (this rnncomp reads versions ${known})`);
+  }
+  if (version === VERSION_SABR) {
+    throw new UnsupportedError('this is a spatially adaptive (SABR, format version 3) file: this web decoder '
+      + 'does not decode them yet (rnncomp decompress does)');
   }
   const flags = data[3];
   let coderId = flags & 3;

@@ -1,0 +1,199 @@
+"""Spatially adaptive bit rates (SABR): the recurrent encoder stops the tiles that are good enough.
+
+Johnston et al. 2018 (CVPR), "Improved lossy image compression with priming and spatially
+adaptive bit rates for recurrent networks", sec. 3.3: the encoder runs the decoder anyway, so
+after each iteration it knows every region's quality; it stops sending bits for a region once
+that reaches the target and goes on where the image is hard. The decoder reads zero codes for a
+stopped region (Covell et al. 2017: the binarizer's +-1 leaves 0 for "nothing sent"; a model
+fine-tuned with zero codes, :mod:`rnncomp.models.zero_codes`, has learned what they mean).
+The file format (version 3, the map and the masked chunks) is :mod:`rnncomp.entropy.sabr`.
+
+Here:
+
+- a region is a *tile* of ``tile x tile`` code blocks (``tile * stride`` px; default
+  :data:`DEFAULT_TILE`, a provisional choice: the tile size is to be chosen by measurement,
+  smaller tiles adapt more finely and cost more map);
+- the quality of a tile is its **PSNR** (peak 255, over R, G and B of the tile's pixels of the
+  decoded ``uint8`` image, cut at the image edge): simple, cheap and defined on small tiles,
+  where an 11x11 SSIM window barely fits (the paper uses SSIM; deviation, stated);
+- every tile gets at least one iteration; after iteration t the tiles whose PSNR reaches the
+  target stop (map = t), the others go on, up to ``iterations``;
+- a stopped tile's reconstruction can still change after it stops (the decoder's convolutions
+  see its neighbours, and an untrained decoder does not hold a region it reads zeros for), so
+  the encoder checks the final image: a stopped tile that ended below the target is given a
+  floor (it may not stop before its old stop + 1; after :data:`MAX_PASSES` such passes, all
+  ``iterations``) and the image is coded again. So a file's every tile reaches the target
+  unless the file's iterations do not allow it (its map says ``iterations``);
+- the encoder reconstructs with the decoder's own compiled step
+  (:class:`rnncomp.models.binary.ProgressiveDecoder`), so the qualities it measures are those
+  of the decoded file, exactly.
+
+Rate control (:func:`fit_bpp`): a bisection over the target PSNR for the largest target whose
+real file (header, map and checks included) is at most ``bpp`` bits per pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnncomp.errors import RnncompError
+
+__all__ = ["AdaptiveCodes", "DEFAULT_TILE", "MAX_PASSES", "METRIC", "encode_adaptive", "fit_bpp", "tile_psnr"]
+
+#: The default tile side in code blocks (2: 32x32 px at stride 16); provisional, to be measured.
+DEFAULT_TILE = 2
+#: The per-tile quality metric of the target.
+METRIC = "psnr"
+#: Re-coding passes that raise a drifted tile's floor by one iteration before it gets all of them.
+MAX_PASSES = 3
+#: The bisection's range of targets (dB) and steps (:func:`fit_bpp`).
+BPP_SEARCH = (10.0, 60.0, 10)
+
+
+@dataclass(frozen=True, eq=False)
+class AdaptiveCodes:
+    """What :func:`encode_adaptive` returns: the codes to write and what they reach.
+
+    Attributes:
+        bits: uint8 ``(k, h, w, bits)`` (0 in the blocks not sent), ``k = iteration_map.max()``.
+        iteration_map: int ``(tiles_y, tiles_x)``, 1 .. k: the iterations each tile is sent in.
+        tile: the tile side in code blocks.
+        quality: float ``(tiles_y, tiles_x)``: each tile's PSNR in the decoded image.
+        image: the decoded uint8 image ``(H, W, 3)`` (what the file decodes to).
+        passes: the coding passes it took.
+    """
+
+    bits: np.ndarray
+    iteration_map: np.ndarray
+    tile: int
+    quality: np.ndarray
+    image: np.ndarray
+    passes: int
+
+
+def tile_psnr(reference, decoded, tile_px: int) -> np.ndarray:
+    """PSNR (dB, peak 255, over R, G, B) of every ``tile_px``-square tile of two uint8 images (inf if equal)."""
+    ref = np.asarray(reference, np.float64)
+    dec = np.asarray(decoded, np.float64)
+    height, width = ref.shape[:2]
+    ty, tx = -(-height // tile_px), -(-width // tile_px)
+    err = np.zeros((ty * tile_px, tx * tile_px))
+    err[:height, :width] = np.square(ref - dec).sum(axis=-1)
+    count = np.zeros_like(err)
+    count[:height, :width] = 3.0
+    sums = err.reshape(ty, tile_px, tx, tile_px).sum(axis=(1, 3))
+    n = count.reshape(ty, tile_px, tx, tile_px).sum(axis=(1, 3))
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(255.0 ** 2 / (sums / n))
+
+
+def _encoder_step(model):
+    """The encoder half of an iteration, compiled once per model: ``(b_t, encoder states)``."""
+    from rnncomp.models.base import compile_step
+
+    if "sabr_encode" not in model._compiled_steps:
+        model._compiled_steps["sabr_encode"] = compile_step(
+            lambda x, x_hat, states: model.encode_bits(x, x_hat, states, False), model.variables)
+    return model._compiled_steps["sabr_encode"]
+
+
+def _expand(tiles, tile: int, code_shape) -> np.ndarray:
+    h, w = code_shape
+    return np.repeat(np.repeat(tiles, tile, axis=0), tile, axis=1)[:h, :w]
+
+
+def _one_pass(model, x, reference, target, iterations, tile, floor):
+    """One coding pass: the bits, the map and the last image's per-tile PSNR (tiles stop at >= target)."""
+    from rnncomp.families.base import to_uint8
+    from rnncomp.models.base import to_numpy
+
+    height, width = reference.shape[:2]
+    decoder = model.progressive_decoder((height, width), 1)
+    step = _encoder_step(model)
+    grid = floor.shape
+    stopped = np.zeros(grid, np.int64)
+    states, sent = None, []
+    for t in range(1, iterations + 1):
+        active = _expand(stopped == 0, tile, decoder.code_shape)
+        b, states = step(x, decoder._x_hat, states)
+        bits = (to_numpy(b)[0] > 0).astype(np.uint8)
+        image = to_uint8(decoder.step(bits[None], active)[0])
+        sent.append(bits * active[..., None])
+        quality = tile_psnr(reference, image, tile * model.stride)
+        stopped[(stopped == 0) & (quality >= target) & (t >= floor)] = t
+        if stopped.all():
+            break
+    stopped[stopped == 0] = t
+    return np.stack(sent), stopped, quality, image
+
+
+def encode_adaptive(model, image, target: float, iterations: int, tile: int = DEFAULT_TILE) -> AdaptiveCodes:
+    """Codes one image so that every tile reaches ``target`` dB PSNR where ``iterations`` allow.
+
+    Args:
+        model: a recurrent codec (:class:`rnncomp.models.recurrent.RecurrentCodec`).
+        image: ``(H, W, 3)`` uint8 or float in [0, 1].
+        target: the per-tile PSNR target in dB (peak 255).
+        iterations: the most iterations a tile may get.
+        tile: the tile side in code blocks (see the module docstring).
+    """
+    from rnncomp.families.base import to_uint8
+    from rnncomp.models.padding import pad_images
+
+    if not hasattr(model, "encode_bits") or model.max_iterations is not None:
+        raise RnncompError("spatially adaptive coding needs a recurrent model (one that codes iterations)")
+    tile, iterations = int(tile), int(iterations)
+    if not 1 <= tile <= 64:
+        raise RnncompError(f"the SABR tile must be 1..64 code blocks, got {tile}")
+    if iterations < 1:
+        raise RnncompError(f"iterations must be >= 1, got {iterations}")
+    if math.isnan(target):
+        raise RnncompError("the target PSNR must be a number")
+    images = model._check_images(image)
+    if images.shape[0] != 1:
+        raise RnncompError("encode_adaptive codes one image")
+    reference = to_uint8(images[0])
+    x = pad_images(images, model.stride) - np.float32(0.5)
+    s = model.stride
+    grid = (-(-reference.shape[0] // (s * tile)), -(-reference.shape[1] // (s * tile)))
+    floor = np.zeros(grid, np.int64)
+    passes = 0
+    while True:
+        passes += 1
+        bits, m, quality, decoded = _one_pass(model, x, reference, target, iterations, tile, floor)
+        drifted = (quality < target) & (m < iterations)
+        if not drifted.any():
+            return AdaptiveCodes(bits, m, tile, quality, decoded, passes)
+        floor[drifted] = m[drifted] + 1 if passes < MAX_PASSES else iterations
+
+
+def fit_bpp(encode, write, bpp: float, pixels: int, search=BPP_SEARCH) -> bytes:
+    """The file of the largest target (bisection over ``search``) whose real size is within ``bpp``.
+
+    ``encode(target) -> AdaptiveCodes``, ``write(codes) -> bytes``. The smallest target of the
+    range is tried first (about one iteration everywhere): when even it does not fit, an error.
+    """
+    lo, hi, steps = search
+
+    def attempt(target):
+        data = write(encode(target))
+        return data, 8.0 * len(data) / pixels <= bpp
+
+    best, fits = attempt(lo)
+    if not fits:
+        raise RnncompError(f"{bpp:g} bpp is below the smallest adaptive file for this image "
+                           f"({8.0 * len(best) / pixels:.3f} bpp at a {lo:g} dB target)")
+    top, fits = attempt(hi)
+    if fits:
+        return top
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        data, fits = attempt(mid)
+        if fits:
+            lo, best = mid, data
+        else:
+            hi = mid
+    return best
