@@ -103,14 +103,15 @@ scaling: install ## the scaling study: train experiments/scaling/*.json 30 min e
 
 # runs/default's clock restarted at resumes (its validation.jsonl starts at step 4,500 with 329 s), so its two
 # checkpoints are timed from their steps at 0.855 s/step (bench-train.txt: the same model and batch), as `make scaling`
-# does; hyperprior-default-14800 and its fork hyperprior-default carry ~30 min at half the CPU (steps 8,000-11,201).
+# does; hyperprior-default-14800 and its forks (-20800, hyperprior-default) carry ~30 min at half the CPU (steps 8,000-11,201).
 EB_CLOCK = recorded clock restarted at resumes (runs/default/validation.jsonl starts at step 4,500 at 329 s): timed from steps at 0.855 s/step (bench-train.txt)
 EB_HALF_CPU = ~30 min of it at half the CPU (steps 8,000-11,201 of runs/hyperprior-default ran at 0.80 s/step against 0.40-0.53 before; training.json history of hyperprior-default-14800)
 equal-budget: install ## recurrent vs hyperprior: real-file quality (Kodak, thumbnails) against training CPU-hours -> $(RESULTS)/equal-budget
 	$(BIN)/rnncomp equal-budget --results $(RESULTS) --out $(RESULTS)/equal-budget \
 	  --step-seconds rnncomp-default-8263=0.855 --step-seconds rnncomp-default-11575=0.855 \
 	  --note "rnncomp-default-8263=$(EB_CLOCK)" --note "rnncomp-default-11575=$(EB_CLOCK)" \
-	  --note "hyperprior-default-14800=$(EB_HALF_CPU)" --note "hyperprior-default=forked from step 14,800: $(EB_HALF_CPU)"
+	  --note "hyperprior-default-14800=$(EB_HALF_CPU)" --note "hyperprior-default-20800=forked from step 14,800: $(EB_HALF_CPU)" \
+	  --note "hyperprior-default=forked from step 20,800: $(EB_HALF_CPU)"
 
 bench-precision: install ## bfloat16 vs float32 training of CONFIG: s/step, validation at equal steps, oneDNN kernels
 	$(BIN)/python -m rnncomp.tools.bench.precision $(or $(CONFIG_BENCH),experiments/scaling/lstm2-w25.json) --steps $(or $(STEPS),100) --out $(RESULTS)/precision
@@ -209,7 +210,7 @@ ship-srgan: install ## ship CKPT (an srgan-train checkpoint) as SRGAN_MODEL, wit
 # --- the hyperprior codec (Balle et al. 2018) ------------------------------------------------------
 
 HP_MODEL ?= hyperprior-default
-HP_PREVIOUS ?= hyperprior-default-14800
+HP_PREVIOUS ?= hyperprior-default-20800
 HP_RUN ?= runs/hyperprior-default
 
 train-hyperprior: ## train the hyperprior codec (experiments/hyperprior-default.json); resumes

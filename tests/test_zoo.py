@@ -91,7 +91,8 @@ def test_training_only_fields_are_the_fingerprints():
 
 
 @pytest.mark.parametrize("name,step", [("rnncomp-default", 8263), ("rnncomp-default", 11575),
-                                       ("hyperprior-default", 8001), ("hyperprior-default", 14800)])
+                                       ("hyperprior-default", 8001), ("hyperprior-default", 14800),
+                                       ("hyperprior-default", 20800)])
 def test_a_file_of_a_replaced_default_still_decodes(name, step):
     """Files of a replaced default name the default; they decode with ``<name>-<step>``."""
     import numpy as np
