@@ -141,7 +141,7 @@ def encode_adaptive(model, image, target: float, iterations: int, tile: int = DE
         tile: the tile side in code blocks (see the module docstring).
     """
     from rnncomp.families.base import to_uint8
-    from rnncomp.models.padding import pad_images
+    from rnncomp.models.padding import check_images, pad_images
 
     if not hasattr(model, "encode_bits") or model.max_iterations is not None:
         raise RnncompError("spatially adaptive coding needs a recurrent model (one that codes iterations)")
@@ -152,7 +152,7 @@ def encode_adaptive(model, image, target: float, iterations: int, tile: int = DE
         raise RnncompError(f"iterations must be >= 1, got {iterations}")
     if math.isnan(target):
         raise RnncompError("the target PSNR must be a number")
-    images = model._check_images(image)
+    images = check_images(image)
     if images.shape[0] != 1:
         raise RnncompError("encode_adaptive codes one image")
     reference = to_uint8(images[0])

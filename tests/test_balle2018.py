@@ -146,11 +146,13 @@ tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[2]))
 from rnncomp import codec, bitstream
 from rnncomp.models.checkpoint import load_checkpoint
 m = load_checkpoint(sys.argv[1])
-img = np.load(sys.argv[3])
-data = codec.compress(img, m, quality=2) if sys.argv[4] == "-" else open(sys.argv[4], "rb").read()
 fc = codec.file_codec(m)
-codes = fc.decode_codes(bitstream.parse(data))
-sys.stdout.write(data.hex() + " " + codes.indices.tobytes().hex()[:4096] + " " + str(int(codes.indices.sum())))
+data = codec.compress(np.load(sys.argv[3]), m, quality=2)
+out = [data.hex()]
+for f in [data] + [open(p, "rb").read() for p in sys.argv[4:]]:  # its own file, then the given ones
+    codes = fc.decode_codes(bitstream.parse(f))
+    out += [codes.indices.tobytes().hex()[:4096], str(int(codes.indices.sum()))]
+sys.stdout.write(" ".join(out))
 """
 
 
@@ -162,17 +164,16 @@ def test_a_file_written_on_one_thread_count_decodes_identically_on_another(model
     np.save(tmp_path / "img.npy", image)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
 
-    def run(threads, file="-"):
+    def run(threads, *files):
         out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(ckpt), str(threads), str(tmp_path / "img.npy"),
-                              file], capture_output=True, text=True, env=env, check=True)
+                              *files], capture_output=True, text=True, env=env, check=True)
         return out.stdout.split()
 
     data1, idx1, sum1 = run(1)
     (tmp_path / "one.rnc").write_bytes(bytes.fromhex(data1))
-    data2, idx2, sum2 = run(2, str(tmp_path / "one.rnc"))  # decoded on 2 threads
-    assert (idx1, sum1) == (idx2, sum2)
-    data3, _, _ = run(2)  # and written on 2 threads: the same bytes
-    assert data3 == data1
+    data2, _, _, idx12, sum12 = run(2, str(tmp_path / "one.rnc"))  # written on 2 threads, and one.rnc decoded there
+    assert (idx1, sum1) == (idx12, sum12)
+    assert data2 == data1  # the same bytes on either thread count
 
 
 # --- files ---------------------------------------------------------------------------------------------
