@@ -44,6 +44,7 @@ from typing import Sequence
 import numpy as np
 
 from rnncomp.errors import RnncompError
+from rnncomp.evaluation.metrics import ms_ssim_db
 
 __all__ = ["BPP_RANGE", "DATASETS", "FAMILIES", "Dataset", "default_models", "extrapolate", "family_of",
            "frontier", "result_file", "slope_points", "study", "training_budget"]
@@ -170,10 +171,6 @@ def training_budget(weights, name: str, seconds_per_step: float | None = None) -
     }
 
 
-def _ms_ssim_db(q):
-    return -10.0 * np.log10(np.maximum(1.0 - np.asarray(q, np.float64), 1e-12))
-
-
 def _span(doc: dict) -> tuple[float, float]:
     bpp = np.asarray(doc["results"]["bpp"], np.float64)
     return float(bpp.min()), float(bpp.max())
@@ -223,7 +220,7 @@ def frontier(points: Sequence[dict], key: str, lower_is_better: bool) -> list[di
 
 
 _TO = {"bd": lambda v: np.log1p(np.asarray(v, float) / 100.0), "linear": lambda v: np.asarray(v, float),
-       "ms-ssim": _ms_ssim_db}
+       "ms-ssim": ms_ssim_db}
 _FROM = {"bd": lambda u: float(np.expm1(u) * 100.0), "linear": float,
          "ms-ssim": lambda u: float(1.0 - 10.0 ** (-u / 10.0))}
 

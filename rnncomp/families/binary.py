@@ -26,6 +26,7 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
 
 from __future__ import annotations
 
+import collections
 import time
 from typing import Iterator
 
@@ -293,10 +294,7 @@ class BinaryFileCodec(FileCodec):
         limit = self.check_budget(f.header, max_pixels)
         self.check_file(f.header)
         if f.header.adaptive:  # zero codes where a tile was stopped: decoded step by step, as encoded
-            image = None
-            for image in self.decompress_steps(f, rate, partial, max_pixels=limit):
-                pass
-            return image
+            return collections.deque(self.decompress_steps(f, rate, partial, max_pixels=limit), maxlen=1).pop()
         codes = bitstream.iter_codes(f, rate, partial, prior=self.prior, context_model=self.context_model)
         if not f.header.tile:
             return self.decode_bits(np.stack(list(codes)), f.header)
