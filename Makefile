@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 CONFIG ?= experiments/default.json
 PORT ?= 6006
 PHONY_WEB = web web-install web-jpeg web-test web-vectors web-model web-screenshot web-bench
-.PHONY: $(PHONY_WEB) fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling equal-budget bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
+.PHONY: $(PHONY_WEB) sabr-results fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling equal-budget bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -172,6 +172,14 @@ evaluate: install ## the shipped codec on the 24 Kodak images (every entropy cod
 	  --out $(RESULTS)/kodak/$(MODEL).json --compare $(KODAK_REFS) --plot $(RESULTS)/kodak/rd-$(MODEL).png --bpp-max 2
 	$(BIN)/rnncomp report --ours $$(ls $(RESULTS)/kodak/$(MODEL)-{auto,raw,huffman,context,prior}.json 2>/dev/null) --against $(KODAK_REFS) \
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(MODEL).md
+
+SABR_NAME ?= $(notdir $(MODEL))-kodak$(or $(LIMIT),24)
+
+sabr-results: install ## SABR (issue 16): MODEL's adaptive curve (per-tile PSNR TARGETS) beside its uniform one, real files, the first LIMIT Kodak images (default all) -> $(RESULTS)/sabr
+	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) $(if $(LIMIT),--limit $(LIMIT)) --target-psnr $(or $(TARGETS),24,26,28,30) \
+	  --out $(RESULTS)/sabr/$(SABR_NAME).json --plot $(RESULTS)/sabr/rd-$(SABR_NAME).png --compare $(RESULTS)/kodak/jpeg-pillow.json
+	$(BIN)/rnncomp report --ours $(RESULTS)/sabr/$(SABR_NAME)-adaptive.json --against $(RESULTS)/sabr/$(SABR_NAME)-auto.json \
+	  $(if $(LIMIT),,$(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json) --out $(RESULTS)/sabr/bd-$(SABR_NAME).md
 
 THUMBS_REFS = $(RESULTS)/thumbs32/jpeg-headerless.json $(RESULTS)/thumbs32/webp.json \
   $(RESULTS)/thumbs32/jpeg2000.json $(RESULTS)/thumbs32/jpeg.json
