@@ -126,7 +126,8 @@ def file_codec(model=None):
 def compress(image, model=None, iterations: int | None = None, bpp: float | None = None,
              entropy: str = DEFAULT_ENTROPY, levels: int | None = None, tile: int | None = None,
              tile_batch: int = 1, quality: int | None = None, target_psnr: float | None = None,
-             adaptive: bool = False, sabr_tile: int | None = None) -> bytes:
+             adaptive: bool = False, sabr_tile: int | None = None, target_ssim: float | None = None,
+             sabr_metric: str | None = None) -> bytes:
     """Compresses one image into the bytes of an ``.rnc`` file.
 
     Args:
@@ -157,29 +158,48 @@ def compress(image, model=None, iterations: int | None = None, bpp: float | None
             :mod:`rnncomp.sabr`): every tile of ``sabr_tile`` code blocks is sent until its PSNR
             (dB, peak 255) reaches this, for at most ``iterations``; writes format version 3.
             (``quality`` is not used for it: it is the hyperprior models' rate point.)
-        adaptive: with ``bpp``: the adaptive file of the largest target PSNR within ``bpp``
-            (without it, ``bpp`` keeps the uniform meaning: the most iterations within it).
+        adaptive: with ``bpp``: the adaptive file of the largest target (in ``sabr_metric``)
+            within ``bpp`` (without it, ``bpp`` keeps the uniform meaning: the most iterations within it).
         sabr_tile: the adaptive tile side in code blocks (default :data:`rnncomp.sabr.DEFAULT_TILE`).
+        target_ssim: as ``target_psnr``, the per-tile metric SSIM (-1..1; the mean of the
+            decoded image's SSIM map over the tile, :func:`rnncomp.sabr.tile_ssim`). Exclusive
+            with ``target_psnr``.
+        sabr_metric: the per-tile metric of adaptive coding, ``"psnr"`` or ``"ssim"``: for
+            ``adaptive`` with ``bpp`` (default ``"psnr"``); with a target it is the target's
+            (a different one is refused).
 
     Returns:
         The file's bytes.
     """
     if iterations is not None and bpp is not None:
         raise RnncompError("give iterations or bpp, not both")
+    from rnncomp.sabr import METRIC, METRICS
+
+    targets = {m: t for m, t in (("psnr", target_psnr), ("ssim", target_ssim)) if t is not None}
+    if len(targets) > 1:
+        raise RnncompError("give a target PSNR or a target SSIM, not both")
+    if sabr_metric is not None and sabr_metric not in METRICS:
+        raise RnncompError(f"sabr_metric must be one of {', '.join(METRICS)}, got {sabr_metric!r}")
+    if targets and sabr_metric is not None and sabr_metric not in targets:
+        raise RnncompError(f"sabr_metric {sabr_metric!r} does not match the target given "
+                           f"(target_{next(iter(targets))})")
     fc = file_codec(model)
-    if target_psnr is not None or adaptive:
+    if targets or adaptive:
         if not hasattr(fc, "compress_adaptive"):
-            raise RnncompError("spatially adaptive coding (a target PSNR, adaptive bpp) applies to recurrent models")
+            raise RnncompError("spatially adaptive coding (a target PSNR or SSIM, adaptive bpp) applies to "
+                               "recurrent models")
         if adaptive and bpp is None:
-            raise RnncompError("adaptive coding needs a bpp or a target PSNR")
-        if target_psnr is not None and bpp is not None:
-            raise RnncompError("give a target PSNR or a bpp, not both")
+            raise RnncompError("adaptive coding needs a bpp or a target PSNR or SSIM")
+        if targets and bpp is not None:
+            raise RnncompError(f"give a target {next(iter(targets)).upper()} or a bpp, not both")
         if levels is not None or quality is not None:
             raise RnncompError("levels and quality do not apply to adaptive coding")
-        return fc.compress_adaptive(as_image(image), iterations, target_psnr, bpp, entropy or DEFAULT_ENTROPY,
-                                    sabr_tile, tile)
-    if sabr_tile is not None:
-        raise RnncompError("sabr_tile applies to adaptive coding (a target PSNR, or adaptive with a bpp)")
+        metric = next(iter(targets), sabr_metric or METRIC)
+        return fc.compress_adaptive(as_image(image), iterations, targets.get(metric), bpp,
+                                    entropy or DEFAULT_ENTROPY, sabr_tile, tile, metric=metric)
+    if sabr_tile is not None or sabr_metric is not None:
+        raise RnncompError(f"{'sabr_tile' if sabr_tile is not None else 'sabr_metric'} applies to adaptive coding "
+                           f"(a target PSNR or SSIM, or adaptive with a bpp)")
     rate = fc.rate(iterations=iterations, levels=levels, quality=quality)
     return fc.compress(as_image(image), rate, bpp, entropy or DEFAULT_ENTROPY, tile, tile_batch)
 

@@ -11,12 +11,25 @@ The file format (version 3, the map and the masked chunks) is :mod:`rnncomp.entr
 Here:
 
 - a region is a *tile* of ``tile x tile`` code blocks (``tile * stride`` px; default
-  :data:`DEFAULT_TILE`, a provisional choice: the tile size is to be chosen by measurement,
+  :data:`DEFAULT_TILE`, 2 code blocks: 16x16 px for the shipped ``rnncomp-default`` (stride 8),
+  32x32 px at stride 16; a provisional choice: the tile size is to be chosen by measurement,
   smaller tiles adapt more finely and cost more map);
-- the quality of a tile is its **PSNR** (peak 255, over R, G and B of the tile's pixels of the
-  decoded ``uint8`` image, cut at the image edge): simple, cheap and defined on small tiles,
-  where an 11x11 SSIM window barely fits (the paper uses SSIM; deviation, stated);
-- every tile gets at least one iteration; after iteration t the tiles whose PSNR reaches the
+- the quality of a tile is one of :data:`METRICS` (``metric``, default :data:`METRIC`), both
+  over the tile's pixels of the decoded ``uint8`` image, cut at the image edge:
+
+  - ``"psnr"`` (:func:`tile_psnr`): PSNR, peak 255, over R, G and B of the tile's pixels:
+    simple, cheap and defined on any tile;
+  - ``"ssim"`` (:func:`tile_ssim`), the paper's metric: the mean over the tile's pixels of the
+    SSIM map of the whole decoded image (:func:`rnncomp.evaluation.metrics.ssim_map`:
+    ``tf.image.ssim``'s 11x11 Gaussian window, sigma 1.5, computed once per iteration on the
+    whole image, per R, G, B channel and averaged over the three, as the ``ssim-rgb`` figure
+    of the evaluations; not on luma). The windows of a tile's edge pixels see its neighbours'
+    pixels, which the tile does not control (so small tiles, less than the 11-px window, are
+    judged partly by their neighbours); at the image edge the window is mirrored;
+
+  the two are to be chosen between by measurement (``rnncomp evaluate --target-psnr`` /
+  ``--target-ssim``);
+- every tile gets at least one iteration; after iteration t the tiles whose quality reaches the
   target stop (map = t), the others go on, up to ``iterations``;
 - a stopped tile's reconstruction can still change after it stops (the decoder's convolutions
   see its neighbours, and an untrained decoder does not hold a region it reads zeros for), so
@@ -28,8 +41,9 @@ Here:
   (:class:`rnncomp.models.binary.ProgressiveDecoder`), so the qualities it measures are those
   of the decoded file, exactly.
 
-Rate control (:func:`fit_bpp`): a bisection over the target PSNR for the largest target whose
-real file (header, map and checks included) is at most ``bpp`` bits per pixel.
+Rate control (:func:`fit_bpp`): a bisection over the target (:data:`BPP_SEARCHES`, per metric)
+for the largest target whose real file (header, map and checks included) is at most ``bpp`` bits
+per pixel.
 """
 
 from __future__ import annotations
@@ -41,16 +55,23 @@ import numpy as np
 
 from rnncomp.errors import RnncompError
 
-__all__ = ["AdaptiveCodes", "DEFAULT_TILE", "MAX_PASSES", "METRIC", "encode_adaptive", "fit_bpp", "tile_psnr"]
+__all__ = ["AdaptiveCodes", "BPP_SEARCHES", "DEFAULT_TILE", "MAX_PASSES", "METRIC", "METRICS", "encode_adaptive",
+           "fit_bpp", "tile_psnr", "tile_quality", "tile_ssim"]
 
-#: The default tile side in code blocks (2: 32x32 px at stride 16); provisional, to be measured.
+#: The default tile side in code blocks (2: 16x16 px for the shipped rnncomp-default, stride 8;
+#: 32x32 px at stride 16); provisional, to be measured.
 DEFAULT_TILE = 2
-#: The per-tile quality metric of the target.
+#: The per-tile quality metrics a target may be given in (see the module docstring).
+METRICS = ("psnr", "ssim")
+#: The default per-tile quality metric of the target.
 METRIC = "psnr"
 #: Re-coding passes that raise a drifted tile's floor by one iteration before it gets all of them.
 MAX_PASSES = 3
-#: The bisection's range of targets (dB) and steps (:func:`fit_bpp`).
+#: The bisection's range of targets (dB) and steps (:func:`fit_bpp`), PSNR.
 BPP_SEARCH = (10.0, 60.0, 10)
+#: The bisection's range and steps per metric: SSIM from -1 (it is never lower: one iteration
+#: everywhere) to 1 (reached only by a perfect tile), 12 steps (to 0.0005).
+BPP_SEARCHES = {"psnr": BPP_SEARCH, "ssim": (-1.0, 1.0, 12)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,9 +82,10 @@ class AdaptiveCodes:
         bits: uint8 ``(k, h, w, bits)`` (0 in the blocks not sent), ``k = iteration_map.max()``.
         iteration_map: int ``(tiles_y, tiles_x)``, 1 .. k: the iterations each tile is sent in.
         tile: the tile side in code blocks.
-        quality: float ``(tiles_y, tiles_x)``: each tile's PSNR in the decoded image.
+        quality: float ``(tiles_y, tiles_x)``: each tile's ``metric`` in the decoded image.
         image: the decoded uint8 image ``(H, W, 3)`` (what the file decodes to).
         passes: the coding passes it took.
+        metric: the per-tile metric (:data:`METRICS`).
     """
 
     bits: np.ndarray
@@ -72,6 +94,7 @@ class AdaptiveCodes:
     quality: np.ndarray
     image: np.ndarray
     passes: int
+    metric: str = METRIC
 
 
 def tile_psnr(reference, decoded, tile_px: int) -> np.ndarray:
@@ -90,6 +113,34 @@ def tile_psnr(reference, decoded, tile_px: int) -> np.ndarray:
         return 10.0 * np.log10(255.0 ** 2 / (sums / n))
 
 
+def tile_ssim(reference, decoded, tile_px: int) -> np.ndarray:
+    """SSIM of every ``tile_px``-square tile of two uint8 images: the mean of the whole image's SSIM map over it.
+
+    The map is :func:`rnncomp.evaluation.metrics.ssim_map` (11x11 Gaussian, sigma 1.5, per R, G, B,
+    averaged; mirrored at the image edge), so a tile's value depends on the pixels around it too.
+    """
+    from rnncomp.evaluation.metrics import ssim_map
+
+    s = ssim_map(reference, decoded)
+    height, width = s.shape
+    ty, tx = -(-height // tile_px), -(-width // tile_px)
+    total = np.zeros((ty * tile_px, tx * tile_px))
+    total[:height, :width] = s
+    count = np.zeros_like(total)
+    count[:height, :width] = 1.0
+    return (total.reshape(ty, tile_px, tx, tile_px).sum(axis=(1, 3)) /
+            count.reshape(ty, tile_px, tx, tile_px).sum(axis=(1, 3)))
+
+
+def tile_quality(reference, decoded, tile_px: int, metric: str = METRIC) -> np.ndarray:
+    """Every tile's ``metric`` (:func:`tile_psnr` or :func:`tile_ssim`; higher is better for both)."""
+    if metric == "psnr":
+        return tile_psnr(reference, decoded, tile_px)
+    if metric == "ssim":
+        return tile_ssim(reference, decoded, tile_px)
+    raise RnncompError(f"the SABR metric must be one of {', '.join(METRICS)}, got {metric!r}")
+
+
 def _encoder_step(model):
     """The encoder half of an iteration, compiled once per model: ``(b_t, encoder states)``."""
     from rnncomp.models.base import compile_step
@@ -105,8 +156,8 @@ def _expand(tiles, tile: int, code_shape) -> np.ndarray:
     return np.repeat(np.repeat(tiles, tile, axis=0), tile, axis=1)[:h, :w]
 
 
-def _one_pass(model, x, reference, target, iterations, tile, floor):
-    """One coding pass: the bits, the map and the last image's per-tile PSNR (tiles stop at >= target)."""
+def _one_pass(model, x, reference, target, iterations, tile, floor, metric):
+    """One coding pass: the bits, the map and the last image's per-tile quality (tiles stop at >= target)."""
     from rnncomp.families.base import to_uint8
     from rnncomp.models.base import to_numpy
 
@@ -122,7 +173,7 @@ def _one_pass(model, x, reference, target, iterations, tile, floor):
         bits = (to_numpy(b)[0] > 0).astype(np.uint8)
         image = to_uint8(decoder.step(bits[None], active)[0])
         sent.append(bits * active[..., None])
-        quality = tile_psnr(reference, image, tile * model.stride)
+        quality = tile_quality(reference, image, tile * model.stride, metric)
         stopped[(stopped == 0) & (quality >= target) & (t >= floor)] = t
         if stopped.all():
             break
@@ -130,15 +181,17 @@ def _one_pass(model, x, reference, target, iterations, tile, floor):
     return np.stack(sent), stopped, quality, image
 
 
-def encode_adaptive(model, image, target: float, iterations: int, tile: int = DEFAULT_TILE) -> AdaptiveCodes:
-    """Codes one image so that every tile reaches ``target`` dB PSNR where ``iterations`` allow.
+def encode_adaptive(model, image, target: float, iterations: int, tile: int = DEFAULT_TILE,
+                    metric: str = METRIC) -> AdaptiveCodes:
+    """Codes one image so that every tile reaches ``target`` (in ``metric``) where ``iterations`` allow.
 
     Args:
         model: a recurrent codec (:class:`rnncomp.models.recurrent.RecurrentCodec`).
         image: ``(H, W, 3)`` uint8 or float in [0, 1].
-        target: the per-tile PSNR target in dB (peak 255).
+        target: the per-tile target: PSNR in dB (peak 255), or SSIM (-1..1).
         iterations: the most iterations a tile may get.
         tile: the tile side in code blocks (see the module docstring).
+        metric: ``"psnr"`` or ``"ssim"`` (:data:`METRICS`; see the module docstring).
     """
     from rnncomp.families.base import to_uint8
     from rnncomp.models.padding import check_images, pad_images
@@ -150,8 +203,13 @@ def encode_adaptive(model, image, target: float, iterations: int, tile: int = DE
         raise RnncompError(f"the SABR tile must be 1..64 code blocks, got {tile}")
     if iterations < 1:
         raise RnncompError(f"iterations must be >= 1, got {iterations}")
+    if metric not in METRICS:
+        raise RnncompError(f"the SABR metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    target = float(target)
     if math.isnan(target):
-        raise RnncompError("the target PSNR must be a number")
+        raise RnncompError(f"the target {metric.upper()} must be a number")
+    if metric == "ssim" and not -1.0 <= target <= 1.0:
+        raise RnncompError(f"the target SSIM must be within -1..1, got {target:g}")
     images = check_images(image)
     if images.shape[0] != 1:
         raise RnncompError("encode_adaptive codes one image")
@@ -163,20 +221,24 @@ def encode_adaptive(model, image, target: float, iterations: int, tile: int = DE
     passes = 0
     while True:
         passes += 1
-        bits, m, quality, decoded = _one_pass(model, x, reference, target, iterations, tile, floor)
+        bits, m, quality, decoded = _one_pass(model, x, reference, target, iterations, tile, floor, metric)
         drifted = (quality < target) & (m < iterations)
         if not drifted.any():
-            return AdaptiveCodes(bits, m, tile, quality, decoded, passes)
+            return AdaptiveCodes(bits, m, tile, quality, decoded, passes, metric)
         floor[drifted] = m[drifted] + 1 if passes < MAX_PASSES else iterations
 
 
-def fit_bpp(encode, write, bpp: float, pixels: int, search=BPP_SEARCH) -> bytes:
+def fit_bpp(encode, write, bpp: float, pixels: int, search=None, metric: str = METRIC) -> bytes:
     """The file of the largest target (bisection over ``search``) whose real size is within ``bpp``.
 
-    ``encode(target) -> AdaptiveCodes``, ``write(codes) -> bytes``. The smallest target of the
-    range is tried first (about one iteration everywhere): when even it does not fit, an error.
+    ``encode(target) -> AdaptiveCodes``, ``write(codes) -> bytes``; ``search`` defaults to
+    ``BPP_SEARCHES[metric]`` (``metric`` also names the target in the error). The smallest target
+    of the range is tried first (about one iteration everywhere; for SSIM exactly one): when even
+    it does not fit, an error.
     """
-    lo, hi, steps = search
+    if metric not in METRICS:
+        raise RnncompError(f"the SABR metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    lo, hi, steps = BPP_SEARCHES[metric] if search is None else search
 
     def attempt(target):
         data = write(encode(target))
@@ -185,7 +247,8 @@ def fit_bpp(encode, write, bpp: float, pixels: int, search=BPP_SEARCH) -> bytes:
     best, fits = attempt(lo)
     if not fits:
         raise RnncompError(f"{bpp:g} bpp is below the smallest adaptive file for this image "
-                           f"({8.0 * len(best) / pixels:.3f} bpp at a {lo:g} dB target)")
+                           f"({8.0 * len(best) / pixels:.3f} bpp at a "
+                           f"{f'{lo:g} dB' if metric == 'psnr' else f'SSIM {lo:g}'} target)")
     top, fits = attempt(hi)
     if fits:
         return top

@@ -25,3 +25,23 @@ def test_the_largest_files_the_default_budget_allows_stay_within_the_stated_boun
     for name, r in result.items():
         assert r["shape"] == [r["height"], r["width"], 3]
         assert 0 < r["peak_mb"] <= r["bound_mb"], (name, r)
+
+
+def test_hostile_adaptive_files_of_every_mutation_end_in_an_image_or_a_one_line_error():
+    """Version-3 files: the iteration map (beyond k, all 1, wrong size, cut, ...) and the masked chunks mutated."""
+    import numpy as np
+
+    models = fuzz.tiny_models(kinds=("binary",))
+    rng = np.random.default_rng(0)
+    outcomes = {}
+    for mutation in fuzz.SABR_MUTATIONS:
+        case = fuzz._sabr_case(rng, models["binary"], mutation)
+        assert case.kind == "sabr" and case.data[2] == 3 and case.fields["mutation"] == mutation
+        result = fuzz.run_case(case, models)
+        assert result["outcome"] in ("decoded", "refused"), (mutation, result)
+        outcomes[mutation] = result["outcome"]
+    assert outcomes["none"] == outcomes["chunks-other-map"] == "decoded"  # valid-looking: an image
+    refused = [m for m in fuzz.SABR_MUTATIONS if m.startswith("map-")] + ["tile", "chunks-empty", "chunks-missing"]
+    assert all(outcomes[m] == "refused" for m in refused), outcomes
+    kinds = [c.kind for c in fuzz.make_cases(5, 0, models, kinds=("sabr",))]  # make fuzz draws them in turn
+    assert kinds == ["sabr"] * 5 and "sabr" in fuzz.MODEL_KIND

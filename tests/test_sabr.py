@@ -294,3 +294,149 @@ def test_evaluate_draws_the_adaptive_curve_beside_the_uniform_one(model, tmp_pat
     adaptive = json.loads((tmp_path / "r-adaptive.json").read_text())
     assert len(uniform["results"]["bpp"]) == 2 and adaptive["results"]["target_psnr"] == [5.0, 30.0]
     assert "command" in adaptive
+
+
+# --- SSIM as the per-tile metric ------------------------------------------------------------------
+
+
+def test_ssim_map_is_tensorflows_inside_its_border_and_tiles_average_it():
+    from rnncomp.evaluation.metrics import _ssim_maps, ssim, ssim_map
+
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (27, 35, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    s = ssim_map(a, b)
+    assert s.shape == (27, 35) and np.isfinite(s).all() and (s <= 1.0).all()
+    lum, cs = _ssim_maps(a[None].astype(np.float64), b[None].astype(np.float64), 255.0, 11, 1.5)
+    assert np.allclose(s[5:-5, 5:-5], (lum * cs)[0].mean(-1), atol=1e-12)  # tf.image.ssim's map, RGB mean
+    assert np.isclose(s[5:-5, 5:-5].mean(), ssim(a, b)[0])
+    q = sabr.tile_ssim(a, b, 16)  # tiles cut at the image edge: the mean over their pixels only
+    assert q.shape == (2, 3) and np.isclose(q[1, 2], s[16:, 32:].mean()) and np.isclose(q[0, 0], s[:16, :16].mean())
+    assert (sabr.tile_ssim(a, a, 8) == 1.0).all() and np.array_equal(sabr.tile_quality(a, b, 16, "psnr"),
+                                                                    sabr.tile_psnr(a, b, 16))
+    assert ssim_map(a[:3, :2], b[:3, :2]).shape == (3, 2)  # smaller than the window: mirrored, defined
+    with pytest.raises(RnncompError, match="metric"):
+        sabr.tile_quality(a, b, 16, "lpips")
+
+
+def test_target_ssim_is_reached_on_every_tile_the_iterations_allow(model):
+    img = image()
+    uniform = [sabr.tile_ssim(img, codec.decompress(codec.compress(img, model, iterations=j), model), 32)
+               for j in (1, K)]
+    targets = sorted({-1.0, 1.0, float(np.median(uniform[0])), float(np.median(uniform[-1]))})
+    for target in targets:
+        data = codec.compress(img, model, target_ssim=target, iterations=K)
+        f = bitstream.parse(data)
+        assert f.header.adaptive and f.header.sabr_tile == sabr.DEFAULT_TILE
+        out = codec.decompress(data, model)
+        q = sabr.tile_ssim(img, out, 16 * sabr.DEFAULT_TILE)
+        m = f.header.map_array
+        assert ((q >= target) | (m == K)).all(), (target, q, m)
+        if target == -1.0:  # SSIM is never below -1: one iteration everywhere
+            assert f.header.iterations == 1 and (m == 1).all()
+        if target == 1.0:
+            assert (m == K).all()
+
+
+def test_encode_adaptive_ssim_reports_what_the_file_decodes_to(model):
+    img = image(37, 53, seed=2)
+    codes = sabr.encode_adaptive(model, img, 0.5, K, tile=1, metric="ssim")
+    assert codes.metric == "ssim"
+    fc = codec.file_codec(model)
+    header = fc.header(37, 53, codes.bits.shape[0], "context", sabr_tile=1, iteration_map=codes.iteration_map)
+    data = bitstream.write(codes.bits, header)
+    assert np.array_equal(codec.decompress(data, model), codes.image)
+    assert np.allclose(sabr.tile_ssim(img, codes.image, 16), codes.quality)
+    for target, message in [(1.5, "within -1..1"), (float("nan"), "must be a number")]:
+        with pytest.raises(RnncompError, match=message):
+            sabr.encode_adaptive(model, img, target, K, metric="ssim")
+    with pytest.raises(RnncompError, match="metric"):
+        sabr.encode_adaptive(model, img, 0.5, K, metric="lpips")
+
+
+def test_bpp_never_exceeded_with_ssim(model):
+    img = image()
+    pixels = img.shape[0] * img.shape[1]
+    lo, hi, _ = sabr.BPP_SEARCHES["ssim"]
+    smallest = 8.0 * len(codec.compress(img, model, target_ssim=lo)) / pixels
+    largest = 8.0 * len(codec.compress(img, model, target_ssim=hi)) / pixels
+    for bpp in (smallest, 0.5 * (smallest + largest)):
+        data = codec.compress(img, model, bpp=bpp, adaptive=True, sabr_metric="ssim")
+        assert bitstream.parse(data).header.adaptive
+        assert 8.0 * len(data) / pixels <= bpp
+    with pytest.raises(RnncompError, match=r"below the smallest adaptive file.*SSIM -1 target"):
+        codec.compress(img, model, bpp=0.9 * smallest, adaptive=True, sabr_metric="ssim")
+
+
+def test_api_refuses_mixed_or_unknown_metrics(model):
+    img = image(32, 32)
+    for kwargs, message in [
+        (dict(target_psnr=30.0, target_ssim=0.9), "not both"),
+        (dict(target_ssim=0.9, bpp=1.0), "target SSIM or a bpp, not both"),
+        (dict(target_psnr=30.0, sabr_metric="ssim"), "does not match"),
+        (dict(sabr_metric="ssim"), "applies to adaptive"),
+        (dict(bpp=1.0, adaptive=True, sabr_metric="lpips"), "must be one of"),
+        (dict(target_ssim=1.5), "within -1..1"),
+    ]:
+        with pytest.raises(RnncompError, match=message):
+            codec.compress(img, model, **kwargs)
+
+
+def test_cli_target_ssim_and_adaptive_bpp_by_ssim(model, tmp_path, capsys, monkeypatch):
+    import json
+
+    from rnncomp.cli import main
+    from rnncomp.images import load_image, save_image
+    from rnncomp.models.checkpoint import save_checkpoint
+
+    save_checkpoint(model, tmp_path / "ck")
+    img = image()
+    save_image(tmp_path / "a.png", img)
+    monkeypatch.chdir(tmp_path)
+    assert main(["compress", "a.png", "-o", "a.rnc", "--model", "ck", "--target-ssim", "0.5", "-q"]) == 0
+    assert main(["info", "a.rnc", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format_version"] == 3 and info["adaptive"]
+    assert main(["decompress", "a.rnc", "-o", "a-dec.png", "--model", "ck", "-q"]) == 0
+    m = np.asarray(info["iteration_map"])
+    assert ((sabr.tile_ssim(img, load_image(tmp_path / "a-dec.png"), 32) >= 0.5) | (m == K)).all()
+    assert main(["compress", "a.png", "-o", "b.rnc", "--model", "ck", "--bpp", "3", "--adaptive",
+                 "--sabr-metric", "ssim", "-q"]) == 0
+    assert 8.0 * (tmp_path / "b.rnc").stat().st_size / img[..., 0].size <= 3
+    capsys.readouterr()
+    assert main(["compress", "a.png", "-o", "c.rnc", "--model", "ck", "--target-psnr", "30", "--sabr-metric", "ssim",
+                 "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not match" in err[0]
+    for bad in (["--target-ssim", "1.5"], ["--target-ssim", "nan"], ["--target-ssim", "0.9", "--target-psnr", "30"],
+                ["--bpp", "1", "--adaptive", "--sabr-metric", "lpips"]):
+        with pytest.raises(SystemExit):
+            main(["compress", "a.png", "-o", "d.rnc", *bad])
+
+
+def test_evaluate_draws_the_ssim_adaptive_curve(model, tmp_path, capsys, monkeypatch):
+    import json
+
+    from rnncomp.cli import main
+    from rnncomp.evaluation.evaluate import evaluate_adaptive
+    from rnncomp.images import save_image
+    from rnncomp.models.checkpoint import save_checkpoint
+
+    img = image(32, 48, seed=3)
+    result = evaluate_adaptive(model, [("a", img)], [-1.0, 0.9], iterations=K, metric="ssim", progress=False)
+    r = result["results"]
+    assert r["target_ssim"] == [-1.0, 0.9] and "target_psnr" not in r
+    assert result["name"].endswith("-adaptive-ssim") and result["sabr_metric"] == "ssim"
+    data = codec.compress(img, model, iterations=K, target_ssim=0.9)
+    assert r["bpp"][1] == 8.0 * len(data) / img[..., 0].size
+    save_checkpoint(model, tmp_path / "ck")
+    (tmp_path / "imgs").mkdir()
+    save_image(tmp_path / "imgs" / "a.png", img)
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--data", "imgs", "--model", "ck", "--iterations", "1", "--entropy", "context",
+                 "--target-ssim", "0.9", "--out", "r.json", "--quiet"]) == 0
+    adaptive = json.loads((tmp_path / "r-adaptive-ssim.json").read_text())
+    assert adaptive["results"]["target_ssim"] == [0.9] and not (tmp_path / "r-adaptive.json").exists()
+    capsys.readouterr()
+    assert main(["evaluate", "--data", "imgs", "--model", "ck", "--target-ssim", "2", "--out", "s.json", "--quiet"]) != 0
+    assert "within -1..1" in capsys.readouterr().err and not (tmp_path / "s.json").exists()

@@ -42,16 +42,23 @@ def add_compress(sub, fmt) -> None:
                            "power of two; default the model's)")
     rate.add_argument("--quality", type=nonnegative_int, metavar="Q",
                       help="hyperprior models: the rate point (0 = lowest; default the model's)")
-    co.add_argument("--target-psnr", type=_psnr, metavar="DB",
-                    help="recurrent models: spatially adaptive bit rates (Johnston et al. 2018): send each tile "
-                         "until its PSNR (dB, peak 255, RGB) reaches DB, for at most --iterations; writes format "
-                         "version 3. (Not --quality: that is the hyperprior models' rate point.)")
+    target = co.add_mutually_exclusive_group()
+    target.add_argument("--target-psnr", type=_psnr, metavar="DB",
+                        help="recurrent models: spatially adaptive bit rates (Johnston et al. 2018): send each tile "
+                             "until its PSNR (dB, peak 255, RGB) reaches DB, for at most --iterations; writes format "
+                             "version 3. (Not --quality: that is the hyperprior models' rate point.)")
+    target.add_argument("--target-ssim", type=_ssim, metavar="S",
+                        help="as --target-psnr, the per-tile metric SSIM (-1..1): the mean over the tile of the "
+                             "decoded image's SSIM map (11x11 Gaussian window, sigma 1.5, RGB mean; the paper's "
+                             "metric)")
     co.add_argument("--adaptive", action="store_true",
-                    help="with --bpp: the adaptive file of the highest target PSNR within B bits per pixel "
-                         "(without it --bpp keeps the most uniform iterations within B)")
+                    help="with --bpp: the adaptive file of the highest per-tile target (in --sabr-metric) within "
+                         "B bits per pixel (without it --bpp keeps the most uniform iterations within B)")
+    co.add_argument("--sabr-metric", choices=("psnr", "ssim"), default=None,
+                    help="with --bpp B --adaptive: the per-tile metric whose target is searched (default psnr)")
     co.add_argument("--sabr-tile", type=positive_int, metavar="N",
-                    help="adaptive coding: the tile side in code blocks (default 2: 32x32 px at stride 16; "
-                         "provisional, to be measured)")
+                    help="adaptive coding: the tile side in code blocks (default 2: 16x16 px for the shipped "
+                         "rnncomp-default, stride 8; provisional, to be measured)")
     co.add_argument("--entropy", choices=ALL_CODERS + ("auto",), default="auto",
                     help="entropy coder (binary codes: raw/huffman/context/prior/learned; end-to-end compact "
                          "images: raw/huffman/arithmetic/predictive; hyperprior latents: range); auto: the smallest "
@@ -88,7 +95,8 @@ def cmd_compress(args) -> int:
                 images.append(e)
         good = [n for n, image in enumerate(images) if not isinstance(image, RnncompError)]
         files: list = [None] * len(chunk)
-        adaptive = args.target_psnr is not None or args.adaptive or args.sabr_tile is not None
+        adaptive = (args.target_psnr is not None or args.target_ssim is not None or args.adaptive
+                    or args.sabr_tile is not None or args.sabr_metric is not None)
         if len(good) > 1 and not adaptive:
             try:
                 coded = compress_batch([images[n] for n in good], model, args.iterations, args.bpp, args.entropy,
@@ -105,7 +113,8 @@ def cmd_compress(args) -> int:
                 if data is None:
                     data = compress(image, model, iterations=args.iterations, bpp=args.bpp, entropy=args.entropy,
                                     levels=args.levels, tile=args.tile, quality=args.quality,
-                                    target_psnr=args.target_psnr, adaptive=args.adaptive, sabr_tile=args.sabr_tile)
+                                    target_psnr=args.target_psnr, adaptive=args.adaptive, sabr_tile=args.sabr_tile,
+                                    target_ssim=args.target_ssim, sabr_metric=args.sabr_metric)
                 write_output(out, data, args.force)
             except RnncompError as e:
                 failures.report(src, e)
@@ -128,6 +137,19 @@ def _psnr(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"the target PSNR must be finite, got {text!r}")
+    return value
+
+
+def _ssim(text: str) -> float:
+    """A target SSIM (a number in -1..1)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not -1.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"the target SSIM must be within -1..1, got {text!r}")
     return value
 
 

@@ -53,6 +53,10 @@ def add_evaluate(sub, fmt) -> None:
     ev.add_argument("--target-psnr", type=floats, metavar="DB,DB,...",
                     help="recurrent models: also the spatially adaptive curve (Johnston et al. 2018), one point "
                          "per per-tile PSNR target, from real files, written to OUT's name with -adaptive")
+    ev.add_argument("--target-ssim", type=floats, metavar="S,S,...",
+                    help="recurrent models: also the spatially adaptive curve of per-tile SSIM targets (-1..1; "
+                         "the mean of the decoded image's SSIM map over the tile), written to OUT's name with "
+                         "-adaptive-ssim (with --target-psnr too: both curves)")
     ev.add_argument("--upscaler", choices=("bicubic", "srgan", "both"), default="bicubic",
                     help="end-to-end models: upscaling before the IRM ('both': one result each)")
     ev.add_argument("--entropy", default="auto", choices=ALL_CODERS + ("auto", "all"),
@@ -96,9 +100,12 @@ def cmd_evaluate(args) -> int:
         raise RnncompError(f"--entropy {args.entropy} does not code {model.config.name}'s files; choose one of "
                            f"{', '.join(fc.coders + ('auto', 'all'))}")
     coders = fc.usable_coders() + ["auto"] if args.entropy == "all" else [args.entropy]
-    if args.target_psnr and not hasattr(fc, "compress_adaptive"):
-        raise RnncompError(f"--target-psnr does not apply to {model.config.name} (adaptive coding is for "
-                           f"recurrent models)")
+    for option, value in (("psnr", args.target_psnr), ("ssim", args.target_ssim)):
+        if value and not hasattr(fc, "compress_adaptive"):
+            raise RnncompError(f"--target-{option} does not apply to {model.config.name} (adaptive coding is for "
+                               f"recurrent models)")
+    if args.target_ssim and not all(-1.0 <= t <= 1.0 for t in args.target_ssim):
+        raise RnncompError(f"--target-ssim takes targets within -1..1, got {args.target_ssim}")
     rates = given[axis] or fc.evaluation_rates()
     decoders = list(fc.decoders[:1]) if args.upscaler == "bicubic" else (
         list(fc.decoders) if args.upscaler == "both" else [args.upscaler])
@@ -134,21 +141,25 @@ def cmd_evaluate(args) -> int:
                       f"{row['bpp_range'][1]:.3f} bpp")
         path = out if len(coders) == 1 else out.with_name(f"{out.stem}-{c}{out.suffix or '.json'}")
         written.append(write_result(result, path, command))
-    if args.target_psnr:
+    for metric, targets in (("psnr", args.target_psnr), ("ssim", args.target_ssim)):
+        if not targets:
+            continue
         from rnncomp.evaluation.evaluate import evaluate_adaptive
 
         top = max(given[axis]) if given[axis] else None
         entropy = args.entropy if args.entropy in ("raw", "huffman", "context", "prior") else "auto"
-        result = evaluate_adaptive(model, images, args.target_psnr, iterations=top, entropy=entropy,
-                                   per_image=not args.no_per_image, progress=not args.quiet)
+        result = evaluate_adaptive(model, images, targets, iterations=top, entropy=entropy,
+                                   per_image=not args.no_per_image, progress=not args.quiet, metric=metric)
         result["dataset"]["source"] = str(data)
         r = result["results"]
-        for n, t in enumerate(r["target_psnr"]):
-            print(f"adaptive {t:6.2f} dB: {r['bpp'][n]:.4f} bpp, PSNR {r['psnr-rgb'][n]:.2f}, "
+        for n, t in enumerate(r[f"target_{metric}"]):
+            shown_target = f"{t:6.2f} dB" if metric == "psnr" else f"SSIM {t:.4f}"
+            print(f"adaptive {shown_target}: {r['bpp'][n]:.4f} bpp, PSNR {r['psnr-rgb'][n]:.2f}, "
                   f"SSIM {r['ssim-rgb'][n]:.4f}, MS-SSIM {r['ms-ssim-rgb'][n]:.4f}")
         if anchors:
             result["comparisons"] = compare(result, anchors, args.bpp_range)
-        written.append(write_result(result, out.with_name(f"{out.stem}-adaptive{out.suffix or '.json'}"), command))
+        suffix = "-adaptive" + ("" if metric == "psnr" else f"-{metric}")
+        written.append(write_result(result, out.with_name(f"{out.stem}{suffix}{out.suffix or '.json'}"), command))
     print("results -> " + ", ".join(map(str, written)), file=sys.stderr)
     if args.plot:
         curves = [load_curve(p) for p in written] + anchors

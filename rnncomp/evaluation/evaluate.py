@@ -230,15 +230,21 @@ def evaluate_model(
 
 def evaluate_adaptive(model, images: Sequence[tuple[str, np.ndarray]], targets: Iterable[float],
                       iterations: int | None = None, entropy: str = "auto", sabr_tile: int | None = None,
-                      per_image: bool = True, progress: bool = True) -> dict:
+                      per_image: bool = True, progress: bool = True, metric: str = "psnr") -> dict:
     """The spatially adaptive curve (Johnston et al. 2018; :mod:`rnncomp.sabr`) of a recurrent model.
 
-    One operating point per target PSNR (dB, per tile): every image is written to a real file
-    (``rnncomp.codec.compress(..., target_psnr=t)``) and decoded from it; bpp from its bytes.
-    The result has :func:`evaluate_codec`'s shape, with ``target_psnr`` as the rate axis.
+    One operating point per per-tile target of ``metric`` (``"psnr"``: dB; ``"ssim"``): every
+    image is written to a real file (``rnncomp.codec.compress(..., target_psnr=t)`` /
+    ``target_ssim=t``) and decoded from it; bpp from its bytes. The result has
+    :func:`evaluate_codec`'s shape, with ``target_psnr`` / ``target_ssim`` as the rate axis; its
+    name ends in ``-adaptive`` (PSNR) or ``-adaptive-ssim``.
     """
     from rnncomp import codec, zoo
+    from rnncomp.sabr import METRICS
 
+    if metric not in METRICS:
+        raise RnncompError(f"the SABR metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    axis = f"target_{metric}"
     targets = [float(t) for t in targets]
     if not targets or not images:
         raise RnncompError("no targets or no images to evaluate")
@@ -246,13 +252,13 @@ def evaluate_adaptive(model, images: Sequence[tuple[str, np.ndarray]], targets: 
     results: dict[str, list] = defaultdict(list)
     per: dict[str, dict[str, list]] = {name: defaultdict(list) for name, _ in images}
     name = zoo.model_name(model) or "model"
-    bar = progress_bar(len(targets) * len(images), f"{name} adaptive", progress)
+    bar = progress_bar(len(targets) * len(images), f"{name} adaptive {metric}", progress)
     for target in targets:
         rows, pairs = [], []
         for i, (image_name, image) in enumerate(images):
             t0 = time.perf_counter()
-            data = codec.compress(image, model, iterations=iterations, target_psnr=target, entropy=entropy,
-                                  sabr_tile=sabr_tile)
+            data = codec.compress(image, model, iterations=iterations, entropy=entropy, sabr_tile=sabr_tile,
+                                  **{axis: target})
             t1 = time.perf_counter()
             decoded = codec.decompress(data, model)
             t2 = time.perf_counter()
@@ -266,17 +272,18 @@ def evaluate_adaptive(model, images: Sequence[tuple[str, np.ndarray]], targets: 
             for k, v in values.items():
                 point[k].append(v)
                 per[image_name][k].append(v)
-        results["target_psnr"].append(target)
+        results[axis].append(target)
         for k, v in point.items():
             results[k].append(float(np.mean(v)))
     bar.close()
     result = {
-        "name": f"{name}-adaptive",
+        "name": f"{name}-adaptive" + ("" if metric == "psnr" else f"-{metric}"),
         "description": f"rnncomp {name}, spatially adaptive bit rates (Johnston et al. 2018): each tile sent "
-                       f"until its PSNR reaches target_psnr; entropy {entropy}; real files",
+                       f"until its {metric.upper()} reaches {axis}; entropy {entropy}; real files",
         "model": name,
         "entropy": entropy,
         "adaptive": True,
+        "sabr_metric": metric,
         "results": dict(results),
         "dataset": {"images": len(images), "first_image_shape": list(images[0][1].shape)},
         "ms_ssim_variant": variant,

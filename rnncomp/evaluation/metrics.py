@@ -44,6 +44,7 @@ __all__ = [
     "mse",
     "psnr",
     "ssim",
+    "ssim_map",
 ]
 
 _STANDARD_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -136,6 +137,23 @@ def ssim(x, y, peak: float = 255.0, impl: str = "numpy") -> np.ndarray:
     return (lum * cs).mean(axis=(1, 2, 3))
 
 
+def ssim_map(x, y, peak: float = 255.0) -> np.ndarray:
+    """The SSIM map of two ``(H, W, 3)`` images, ``(H, W)`` float64: SSIM at every pixel, mean over R, G, B.
+
+    :func:`ssim`'s definition (11-tap Gaussian, sigma 1.5, ``tf.image.ssim``'s constants) but
+    filtered "same" instead of "valid": the window of a pixel within 5 px of the image edge is
+    mirrored at the edge (``scipy.ndimage`` ``reflect``, the edge pixel repeated), so every pixel
+    has a value and an image of any size has a map. Inside that border the map is TensorFlow's
+    map exactly (tests); :func:`ssim` is the mean of the valid part. For per-region SSIM
+    (:mod:`rnncomp.sabr`): the mean of the map over a region's pixels.
+    """
+    a, b = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[-1] != 3:
+        raise RnncompError(f"ssim_map takes two (H, W, 3) images of one shape, got {a.shape} and {b.shape}")
+    lum, cs = _ssim_maps(a[None], b[None], peak, 11, 1.5, mode="reflect")
+    return (lum * cs)[0].mean(axis=-1)
+
+
 def ms_ssim(x, y, peak: float = 255.0, params: MSSSIMParams | None = None,
             impl: str = "numpy") -> np.ndarray:
     """Multi-scale SSIM per image (Wang et al. 2003), as ``tf.image.ssim_multiscale``.
@@ -185,14 +203,22 @@ def _filter_valid(a: np.ndarray, g: np.ndarray) -> np.ndarray:
     return correlate1d(a, g, axis=2, mode="constant")[:, :, h:a.shape[2] - (n - 1 - h)]
 
 
-def _ssim_maps(x, y, peak, size, sigma, k1=0.01, k2=0.03):
-    """Luminance and contrast-structure maps of SSIM, as in ``tf.image.ssim``."""
+def _filter_same(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable filtering of (N, H, W, C) over H and W, the same size, mirrored at the edges."""
+    from scipy.ndimage import correlate1d
+
+    return correlate1d(correlate1d(a, g, axis=1, mode="reflect"), g, axis=2, mode="reflect")
+
+
+def _ssim_maps(x, y, peak, size, sigma, k1=0.01, k2=0.03, mode="valid"):
+    """Luminance and contrast-structure maps of SSIM, as in ``tf.image.ssim`` (``mode="reflect"``: same size)."""
     g = _gaussian(size, sigma)
     c1, c2 = (k1 * peak) ** 2, (k2 * peak) ** 2
-    mx, my = _filter_valid(x, g), _filter_valid(y, g)
-    sxx = _filter_valid(x * x, g) - mx * mx
-    syy = _filter_valid(y * y, g) - my * my
-    sxy = _filter_valid(x * y, g) - mx * my
+    f = _filter_valid if mode == "valid" else _filter_same
+    mx, my = f(x, g), f(y, g)
+    sxx = f(x * x, g) - mx * mx
+    syy = f(y * y, g) - my * my
+    sxy = f(x * y, g) - mx * my
     lum = (2.0 * mx * my + c1) / (mx * mx + my * my + c1)
     cs = (2.0 * sxy + c2) / (sxx + syy + c2)
     return lum, cs

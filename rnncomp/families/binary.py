@@ -13,8 +13,8 @@ per iteration (:func:`rnncomp.bitstream.write`), so any prefix decodes.
   model's context model, format version 2) only when asked for by name: ``auto`` never
   picks it, since the browser decoder (``web/``) cannot read it yet.
 - Spatially adaptive bit rates (Johnston et al. 2018; :mod:`rnncomp.sabr`):
-  :meth:`BinaryFileCodec.compress_adaptive` stops each tile once its PSNR reaches a target
-  (``target_psnr``), or searches the target that fits ``bpp``; it writes format version 3
+  :meth:`BinaryFileCodec.compress_adaptive` stops each tile once its PSNR or SSIM (``metric``)
+  reaches a target, or searches the target that fits ``bpp``; it writes format version 3
   (the iteration map in the header). Recurrent models, untiled images only.
 - Large images: over ``tile`` px on a side, overlapping windows in bounded
   memory (:mod:`rnncomp.tiling`); decoding runs at most ``max_pixels`` at once
@@ -173,20 +173,23 @@ class BinaryFileCodec(FileCodec):
             return min(files, key=len)  # ties: the first coder in CODERS order
         return self._fit(files, k, bpp, height * width)
 
-    def compress_adaptive(self, image, rate=None, target_psnr=None, bpp=None, entropy: str = AUTO,
-                          sabr_tile=None, tile=None) -> bytes:
+    def compress_adaptive(self, image, rate=None, target=None, bpp=None, entropy: str = AUTO,
+                          sabr_tile=None, tile=None, metric: str = "psnr") -> bytes:
         """A spatially adaptive file (format version 3; :mod:`rnncomp.sabr`).
 
         Each tile of ``sabr_tile`` code blocks (default :data:`rnncomp.sabr.DEFAULT_TILE`) is
-        sent until its PSNR reaches ``target_psnr`` dB, for at most ``rate`` iterations (default
-        the model's); with ``bpp`` instead, the largest target whose file is within ``bpp`` bits
-        per pixel. Coders: ``raw``, ``huffman``, ``context``, ``prior`` (``auto``: the smallest).
+        sent until its ``metric`` (``"psnr"``, dB, or ``"ssim"``) reaches ``target``, for at most
+        ``rate`` iterations (default the model's); with ``bpp`` instead, the largest target whose
+        file is within ``bpp`` bits per pixel. Coders: ``raw``, ``huffman``, ``context``, ``prior``
+        (``auto``: the smallest).
         """
         from rnncomp import sabr
         from rnncomp.entropy.sabr import SABR_CODERS
 
-        if (target_psnr is None) == (bpp is None):
-            raise RnncompError("adaptive coding takes a target PSNR or a bpp (one of them)")
+        if (target is None) == (bpp is None):
+            raise RnncompError("adaptive coding takes a target or a bpp (one of them)")
+        if metric not in sabr.METRICS:
+            raise RnncompError(f"the SABR metric must be one of {', '.join(sabr.METRICS)}, got {metric!r}")
         if bpp is not None and not bpp > 0:
             raise RnncompError(f"bpp must be positive, got {bpp}")
         if entropy != AUTO and entropy not in SABR_CODERS:
@@ -199,8 +202,8 @@ class BinaryFileCodec(FileCodec):
         k = self._iterations(rate, None)
         t = sabr.DEFAULT_TILE if sabr_tile is None else int(sabr_tile)
 
-        def encode(target):
-            return sabr.encode_adaptive(self.model, image, target, k, t)
+        def encode(value):
+            return sabr.encode_adaptive(self.model, image, value, k, t, metric)
 
         def write(codes):
             headers = [self.header(height, width, codes.bits.shape[0], c, sabr_tile=t,
@@ -209,8 +212,8 @@ class BinaryFileCodec(FileCodec):
 
         try:
             if bpp is None:
-                return write(encode(float(target_psnr)))
-            return sabr.fit_bpp(encode, write, float(bpp), height * width)
+                return write(encode(float(target)))
+            return sabr.fit_bpp(encode, write, float(bpp), height * width, metric=metric)
         except BitstreamError as e:
             raise RnncompError(f"cannot write this image: {e}") from None
 

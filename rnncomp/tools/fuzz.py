@@ -5,7 +5,13 @@ that pass every check a reader can make without the model, the way a hostile wri
 headers packed with the format's own functions (``rnncomp.bitstream``) but without the
 writer's validation, so fields can pass their limits; checks (CRC-32) computed over the
 result; payloads of the minimum legal length (or real ones of random codes, for small sizes),
-for every coder of every kind: binary codes untiled and tiled, end-to-end and latent files.
+for every coder of every kind: binary codes untiled and tiled, end-to-end and latent files, and
+spatially adaptive (format version 3) files: a real small file of random codes and a random
+iteration map, then one of :data:`SABR_MUTATIONS` (the map's values beyond the file's
+iterations, all 1 so that none reaches the last, a map of the wrong size, garbage, an unknown
+map coder, the map's length short or long, the file cut inside the map, a bad SABR tile, other
+iterations or flags, and masked chunks coded for another map, random, empty or missing), the
+checks valid. They decode with the binary model.
 
 Each case is decoded by :func:`rnncomp.codec.decompress` with a tiny untrained model of its
 family (:func:`tiny_models`) and the default budget (:mod:`rnncomp.budget`). It fails when
@@ -38,8 +44,8 @@ from rnncomp import bitstream, budget
 from rnncomp.coder_names import CODERS
 from rnncomp.errors import RnncompError
 
-__all__ = ["Case", "TIMEOUT_S", "WORK_PIXELS", "largest", "make_cases", "memory_bound", "run", "run_case",
-           "tiny_models"]
+__all__ = ["Case", "SABR_MUTATIONS", "TIMEOUT_S", "WORK_PIXELS", "largest", "make_cases", "memory_bound", "run",
+           "run_case", "tiny_models"]
 
 #: A case's decode may take this long (seconds; the tiny models decode a 1 MP window in about one).
 TIMEOUT_S = 20.0
@@ -192,16 +198,145 @@ def _latent_case(rng, model) -> Case:
     return Case("latent", fields, bitstream.assemble(_unchecked(bitstream.LatentHeader, **fields), [payload]))
 
 
-_MAKERS = {"binary": _binary_case, "compact": _compact_case, "latent": _latent_case}
+#: What a ``sabr`` case does to its real adaptive file (:func:`_sabr_case`).
+SABR_MUTATIONS = ("none", "map-beyond", "map-all-one", "map-size", "map-garbage", "map-coder", "map-length-short",
+                  "map-length-long", "map-cut", "tile", "iterations", "flags", "chunks-other-map", "chunks-random",
+                  "chunks-empty", "chunks-missing")
 
 
-def make_cases(count: int, seed: int, models: dict):
-    """Yields ``count`` seeded cases, the kinds in turn."""
+def _varint(value: int) -> bytes:
+    """Unsigned LEB128, as the format's (the fuzzer packs the SABR fields itself, unvalidated)."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _check_bytes(crc: int, size: int) -> bytes:
+    """The first ``size`` bytes of the running CRC-32, little-endian (docs/bitstream.md)."""
+    return (crc & 0xFFFFFFFF).to_bytes(4, "little")[:size]
+
+
+def _v3_file(uniform: bytes, tile: int, map_coder: int, map_payload: bytes, payloads, raw: bool,
+             map_length: int | None = None, flags: int | None = None) -> bytes:
+    """A version-3 file of a uniform header's bytes, hand-made SABR fields and ``payloads``, the checks valid."""
+    import zlib
+
+    head = bytearray(uniform)
+    head[2] = bitstream.VERSION_SABR
+    if flags is not None:
+        head[3] = flags
+    n = len(map_payload) if map_length is None else map_length
+    head += _varint(tile) + bytes([map_coder]) + _varint(n) + map_payload
+    out, crc = [bytes(head)], zlib.crc32(bytes(head))
+    for t, p in enumerate(payloads):
+        last = t + 1 == len(payloads)
+        part = (b"" if last or raw else _varint(len(p))) + bytes(p)
+        crc = zlib.crc32(part, crc)
+        check = _check_bytes(crc, bitstream.LAST_CHECK_BYTES if last else bitstream.CHECK_BYTES)
+        crc = zlib.crc32(check, crc)
+        out += [part, check]
+    return b"".join(out)
+
+
+def _sabr_case(rng, model, mutation: str | None = None) -> Case:
+    """A real small adaptive file of random codes and map, then one of :data:`SABR_MUTATIONS` (random by default)."""
+    from dataclasses import replace
+
+    from rnncomp import zoo
+    from rnncomp.entropy.compact import encode_values
+    from rnncomp.entropy.sabr import MAP_CODERS, SABR_CODERS, encode_map, map_levels, tile_grid
+
+    mutation = mutation or SABR_MUTATIONS[int(rng.integers(len(SABR_MUTATIONS)))]
+    coder = SABR_CODERS[int(rng.integers(len(SABR_CODERS)))]
+    stride, bits = int(model.stride), int(model.config.bits)
+    k = int(rng.choice((1, 2, 3, 4))) if mutation not in ("map-all-one", "map-beyond") else int(rng.choice((2, 3, 4)))
+    height, width = (int(rng.choice((1, 15, 16, 17, 33, 64, 100))) for _ in range(2))
+    tile = int(rng.choice((1, 1, 2, 3, 64)))
+    grid = tile_grid((-(-height // stride), -(-width // stride)), tile)
+    m = rng.integers(1, k + 1, grid)
+    m.flat[int(rng.integers(m.size))] = k
+    fields = dict(height=height, width=width, stride=stride, bits=bits, iterations=k, coder=coder, model_name="",
+                  fingerprint=zoo.fingerprint(model, coder=coder), sabr_tile=tile)
+    header = bitstream.Header(**fields, iteration_map=m)
+    codes = (rng.random((k,) + header.iteration_shape) < rng.random()).astype(np.uint8)
+    prior = getattr(model, "context_prior", None)
+    data = bitstream.write(codes, header, prior=prior)
+    fields = {**fields, "iteration_map": m.tolist(), "mutation": mutation}
+    if mutation == "none":
+        return Case("sabr", fields, data)
+    plain = bitstream.write(codes, replace(header, sabr_tile=0, iteration_map=()), prior=prior)
+    uniform = plain[:len(plain) - len(bitstream.strip_header(plain))]  # the uniform header's bytes: k last
+    map_coder, map_payload = encode_map(m, k)
+    payloads = list(bitstream.parse(data).payloads)
+    levels = map_levels(k)
+    kw = {}
+    if mutation == "map-beyond":  # a tile asks for more iterations than the file holds (or the levels allow)
+        wide = int(rng.choice((levels, 256)))
+        values = (m - 1).astype(np.uint8)[..., None]
+        values.flat[int(rng.integers(values.size))] = int(rng.integers(k, wide))
+        map_coder = int(rng.integers(len(MAP_CODERS)))
+        map_payload = encode_values(values, wide, MAP_CODERS[map_coder])
+    elif mutation == "map-all-one":  # every tile 1 in a file of k > 1: no tile reaches the last chunk
+        map_coder = int(rng.integers(len(MAP_CODERS)))
+        map_payload = encode_values(np.zeros(grid + (1,), np.uint8), levels, MAP_CODERS[map_coder])
+    elif mutation == "map-size":  # a map of another grid
+        other = (max(1, grid[0] + int(rng.choice((-1, 1, 3)))), max(1, grid[1] * int(rng.choice((1, 2)))))
+        values = rng.integers(0, k, other + (1,)).astype(np.uint8)
+        values.flat[0] = k - 1
+        map_coder = int(rng.integers(len(MAP_CODERS)))
+        map_payload = encode_values(values, levels, MAP_CODERS[map_coder])
+    elif mutation == "map-garbage":
+        map_coder = int(rng.integers(len(MAP_CODERS)))
+        map_payload = rng.integers(0, 256, int(rng.integers(0, 2 * len(map_payload) + 4)), np.uint8).tobytes()
+    elif mutation == "map-coder":
+        map_coder = int(rng.integers(len(MAP_CODERS), 256))
+    elif mutation == "map-length-short":  # the map's length cuts it: its tail is read as the first chunk
+        kw["map_length"] = int(rng.integers(0, max(1, len(map_payload))))
+    elif mutation == "map-length-long":  # the map's length takes the first chunk's bytes
+        kw["map_length"] = len(map_payload) + int(rng.integers(1, 64))
+    elif mutation == "tile":
+        tile = int(rng.choice((0, 65, 1 << 20, 1 + tile % 3, 2 * tile)))
+    elif mutation == "iterations":  # the same map in a file that declares other iterations
+        other = int(rng.choice((max(1, k - 1), k + 1, bitstream.MAX_ITERATIONS, bitstream.MAX_ITERATIONS + 1)))
+        uniform = uniform[:len(uniform) - len(_varint(k))] + _varint(other)
+    elif mutation == "flags":
+        kw["flags"] = uniform[3] ^ (1 << int(rng.integers(2, 8)))
+    elif mutation == "chunks-other-map":  # chunks coded for another map of the same grid
+        m2 = rng.integers(1, k + 1, grid)
+        m2.flat[0] = k
+        payloads = list(bitstream.parse(bitstream.write(codes, replace(header, iteration_map=m2), prior=prior))
+                        .payloads)
+    elif mutation == "chunks-random":  # random bytes, of the active blocks' raw size or any size
+        payloads = [rng.integers(0, 256, header.chunk_raw_size(t) if rng.random() < 0.5 else int(rng.integers(0, 40)),
+                                 np.uint8).tobytes() for t in range(1, k + 1)]
+    elif mutation == "chunks-empty":
+        payloads = [b""] * k
+    elif mutation == "chunks-missing":
+        payloads = payloads[:int(rng.integers(0, k))]
+    elif mutation != "map-cut":
+        raise ValueError(f"unknown SABR mutation {mutation!r}")
+    out = _v3_file(uniform, tile, map_coder, map_payload, payloads, coder == "raw", **kw)
+    if mutation == "map-cut":  # the file ends inside the map (no checks after)
+        start = len(uniform) + len(_varint(tile)) + 1 + len(_varint(len(map_payload)))
+        out = out[:start + int(rng.integers(0, max(1, len(map_payload))))]
+    return Case("sabr", fields, out)
+
+
+_MAKERS = {"binary": _binary_case, "compact": _compact_case, "latent": _latent_case, "sabr": _sabr_case}
+#: The model each kind of case decodes with (:func:`tiny_models`' kinds).
+MODEL_KIND = {"binary": "binary", "compact": "compact", "latent": "latent", "sabr": "binary"}
+
+
+def make_cases(count: int, seed: int, models: dict, kinds=None):
+    """Yields ``count`` seeded cases, the kinds (default all of them) in turn."""
     rng = np.random.default_rng(seed)
-    kinds = list(_MAKERS)
+    kinds = list(kinds or _MAKERS)
     for i in range(count):
         kind = kinds[i % len(kinds)]
-        yield _MAKERS[kind](rng, models[kind])
+        yield _MAKERS[kind](rng, models[MODEL_KIND[kind]])
 
 
 def memory_bound(f) -> int:
@@ -244,7 +379,7 @@ def run_case(case: Case, models: dict) -> dict:
     from rnncomp.families import for_file
     from rnncomp.tools.bench.procfs import _peak_rss_mb, _reset_peak_rss, _rss_mb
 
-    model = models[case.kind]
+    model = models[MODEL_KIND[case.kind]]
     base = _rss_mb() or 0.0
     reset = _reset_peak_rss()
     previous = signal.signal(signal.SIGALRM, _alarm)
@@ -287,12 +422,15 @@ def run_case(case: Case, models: dict) -> dict:
     return out
 
 
-def run(count: int, seed: int = 0, models: dict | None = None, start: int = 0) -> dict:
-    """Runs cases ``start .. count - 1`` of seed ``seed`` in this process; a summary with every failure."""
+def run(count: int, seed: int = 0, models: dict | None = None, start: int = 0, kinds=None) -> dict:
+    """Runs cases ``start .. count - 1`` of seed ``seed`` in this process; a summary with every failure.
+
+    ``kinds``: only cases of these kinds (``binary``, ``compact``, ``latent``, ``sabr``), in turn.
+    """
     models = models or tiny_models()
     summary = {"cases": 0, "decoded": 0, "refused": 0, "checked": 0, "failure": 0, "max_peak_mb": 0.0,
                "max_seconds": 0.0, "failures": []}
-    for i, case in enumerate(make_cases(count, seed, models)):
+    for i, case in enumerate(make_cases(count, seed, models, kinds)):
         if i < start:
             continue
         result = run_case(case, models)

@@ -253,8 +253,8 @@ def fuzz_cases(count: int = 90, seed: int = 0) -> list[dict]:
         if len(case.data) > MAX_CASE_BYTES or case.fields.get("coder") == "learned":
             continue  # too large, or a learned file (format version 2), which the web decoder does not decode
         entry = {"group": f"fuzz-{case.kind}", "hex": case.data.hex(), "partial": False,
-                 **outcome(case.data, False, prior if case.kind == "binary" else None)}
-        if case.kind == "binary":
+                 **outcome(case.data, False, prior if case.kind in ("binary", "sabr") else None)}
+        if case.kind in ("binary", "sabr"):
             entry["prior"] = "fuzz"
         if "codes" in entry and sum(len(c) * 4 for c in entry["codes"]) > MAX_CASE_BITS:
             continue  # a valid file of a large image: decoding it is the test of the coders, not of hostility
