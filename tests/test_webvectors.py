@@ -52,6 +52,37 @@ def test_the_hostile_vectors_are_a_fresh_generation_of_the_python_tests_cases():
     assert [(c["group"], c["hex"]) for c in committed] == [(c["group"], c["hex"]) for c in fresh]
 
 
+def test_the_adaptive_vectors_match_a_fresh_generation_and_rnncomps_outcomes():
+    vectors = _load("sabr.json")
+    fresh = [entry for entry, _ in webvectors.sabr_cases()]
+    assert [c["name"] for c in vectors["cases"]] == [c["name"] for c in fresh]
+    for c, f in zip(vectors["cases"], fresh):
+        data = (VECTORS / c["file"]).read_bytes()
+        assert data[2] == bitstream.VERSION_SABR, c["name"]
+        prior = _prior(vectors["priors"].get(c.get("prior")))
+        assert [pack_raw(b).hex() for b in bitstream.iter_codes(data, prior=prior)] == c["codes"], c["name"]
+        assert c == f, c["name"]
+    assert {c["map_coder"] for c in vectors["cases"]} == {"raw", "huffman", "arithmetic", "predictive"}
+    hostile = webvectors.sabr_hostile_cases()
+    assert [(c["group"], c["hex"]) for c in vectors["hostile"]] == [(c["group"], c["hex"]) for c in hostile]
+    for c, f in zip(vectors["hostile"], hostile):
+        assert c == f, (c["group"], c["hex"][:60])
+
+
+def test_the_adaptive_model_vectors_decode_to_their_pixels_within_one_level():
+    from rnncomp import codec
+
+    vectors = _load("sabr.json")["model"]
+    assert vectors["cases"]
+    for c in vectors["cases"]:
+        data = (VECTORS / c["file"]).read_bytes()
+        assert [pack_raw(b).hex() for b in bitstream.iter_codes(data)] == c["codes"]
+        expected = np.frombuffer((VECTORS / c["pixels"]).read_bytes(), np.uint8).reshape(
+            c["iterations"], c["height"], c["width"], 3)
+        steps = np.stack(list(codec.decompress_progressive(data, vectors["model"])))
+        assert np.abs(steps.astype(int) - expected).max() <= vectors["tolerance"], c["name"]
+
+
 def test_the_model_vectors_decode_to_their_pixels_within_one_level():
     from rnncomp import codec
 

@@ -12,13 +12,19 @@ One source of truth for the format: this module writes, with rnncomp's own write
   (``rnncomp/samples/thumbs32``) compressed by the shipped default model at 8 iterations, with
   their codes and the pixels ``rnncomp decompress`` gives after every iteration
   (``k x H x W x 3`` uint8, one file per image);
+- ``sabr.json`` + ``sabr/*.rnc``: spatially adaptive (format version 3) files: fixed codes and iteration maps for
+  every coder (maps coded by each of the four map coders), with the codes of every iteration and the files
+  :func:`rnncomp.bitstream.truncate` makes of them; hostile version-3 files (maps asking for more iterations than
+  the file has, maps of the wrong size, bad tiles and flags, every cut and bit flip) with rnncomp's outcome; and
+  bundled thumbnails coded adaptively by the shipped model (``--target-psnr``) with the pixels after every iteration;
 - ``hostile.json``: the damaged and hostile files of ``tests/test_bitstream.py`` and
   ``tests/test_fuzz.py`` (every truncation and single-bit flip of small files of every coder,
   bad magic, versions, flags, declared sizes over every limit, non-minimal varints, payloads
   too short, garbage, random corruption, the fuzzer's valid-looking files), each with what
   rnncomp's reader makes of it: an error message, or the codes.
 
-``python -m rnncomp.tools.webvectors --out web/vectors`` (``make web-vectors``). The codes are
+``python -m rnncomp.tools.webvectors --out web/vectors`` (``make web-vectors``; ``--sabr-only``: ``sabr.json``
+alone). The codes are
 exact (integer paths); the pixels are the network's floats rounded on the machine that made
 them, so a reader compares them with a tolerance of one level.
 """
@@ -40,7 +46,8 @@ from rnncomp.entropy import pack_raw
 from rnncomp.entropy.prior import random_prior
 from rnncomp.errors import RnncompError
 
-__all__ = ["bench", "coder_cases", "hostile_cases", "main", "outcome", "unsupported_cases", "write_vectors"]
+__all__ = ["bench", "coder_cases", "hostile_cases", "main", "outcome", "sabr_cases", "sabr_hostile_cases",
+           "sabr_model_cases", "unsupported_cases", "write_sabr", "write_vectors"]
 
 FP = b"\x12\x34\x56\x78"
 #: The coders the web decoder decodes: those of format version 1 (ids 0-3); ``learned`` (id 4, version 2) is
@@ -153,6 +160,197 @@ def coder_cases() -> list[dict]:
     add("context-tiled", (rng.random((2,) + tiled_shape + (8,)) < 0.2).astype(np.uint8), "context", 48, 160,
         tile=64, overlap=32)
     return cases
+
+
+def _sabr_header(codes, iteration_map, tile, coder, height, width, stride=16, model_name=""):
+    """The header of an adaptive file of ``codes`` ``(k, h, w, bits)`` with ``iteration_map``."""
+    return Header(height=height, width=width, stride=stride, bits=codes.shape[-1], iterations=codes.shape[0],
+                  coder=coder, model_name=model_name, fingerprint=FP, sabr_tile=tile,
+                  iteration_map=np.asarray(iteration_map))
+
+
+def _sabr_stats(data, codes_hex) -> dict:
+    f = bitstream.parse(data)
+    h = f.header
+    k = h.iterations
+    cut = [f.truncate(j) for j in range(1, k + 1)]
+    return {"height": h.height, "width": h.width, "stride": h.stride, "bits": h.bits, "iterations": k,
+            "coder": h.coder, "model": h.model_name, "fingerprint": h.fingerprint.hex(),
+            "header_bytes": f.header_bytes, "code_shape": list(h.code_shape), "sabr_tile": h.sabr_tile,
+            "iteration_map": [list(r) for r in h.iteration_map], "map_coder": _map_coder(data, h),
+            "active_blocks": [int(h.active(t).sum()) for t in range(1, k + 1)],
+            "stored_raw": [len(p) == h.chunk_raw_size(t + 1) for t, p in enumerate(f.payloads)],
+            "payload_bytes": [len(p) for p in f.payloads], "codes": codes_hex,
+            "truncated_bytes": [len(c) for c in cut],
+            "truncated": [c.hex() for c in cut[:-1]] if len(data) <= 1024 else None}
+
+
+def _map_coder(data, header) -> str:
+    """The map coder a version-3 file names (the header's byte after the SABR tile)."""
+    from dataclasses import replace
+
+    from rnncomp.entropy.sabr import MAP_CODERS
+
+    uniform = bitstream._pack_header(replace(header, sabr_tile=0, iteration_map=()))
+    return MAP_CODERS[data[len(uniform) + len(_varint(header.sabr_tile))]]
+
+
+def sabr_cases() -> list:
+    """Adaptive (version 3) files of fixed codes and maps, for every coder and every map coder."""
+    rng = np.random.default_rng(30)
+    cases = []
+
+    def add(name, codes, iteration_map, tile, coder, height, width, stride=16, prior=None, model_name=""):
+        header = _sabr_header(codes, iteration_map, tile, coder, height, width, stride, model_name)
+        data = bitstream.write(codes, header, prior=prior)
+        got = [pack_raw(b).hex() for b in bitstream.iter_codes(data, prior=prior)]
+        sent = [pack_raw(codes[t] * header.active(t + 1)[..., None]).hex() for t in range(len(codes))]
+        assert got == sent, name
+        entry = {"name": name, "file": f"sabr/{name}.rnc", **_sabr_stats(data, got)}
+        if prior is not None:
+            entry["prior"] = "prior8" if codes.shape[-1] == 8 else "prior4"
+        cases.append((entry, data))
+
+    priors = {8: random_prior(8), 4: random_prior(4, seed=1)}
+    for coder in WEB_CODERS:
+        p8, p4 = (priors[8], priors[4]) if coder == "prior" else (None, None)
+        # a thumbnail: 4x4 blocks of 8 px, tiles of one block (16 map values, 4 levels)
+        m = rng.integers(1, 5, (4, 4))
+        m[0, 0] = 4
+        add(f"{coder}-sabr-thumb", _make_bits(4, 32, 32, 8, stride=8, seed=5), m, 1, coder, 32, 32, stride=8,
+            prior=p8)
+        # 37x53 px: 3x4 blocks, tiles of 2 cut at the edge (a 2x2 map)
+        add(f"{coder}-sabr-37x53", _make_bits(3, 37, 53, 8, seed=6), [[3, 1], [2, 3]], 2, coder, 37, 53, prior=p8)
+        # several batches per anti-diagonal, a smooth map of 14x10 tiles (predictive) and a random one (arithmetic)
+        codes = (rng.random((5, 40, 30, 4)) < 0.1).astype(np.uint8)
+        yy, xx = np.mgrid[:14, :10]
+        add(f"{coder}-sabr-smooth", codes, 1 + (yy + xx) * 5 // 23, 3, coder, 40 * 16, 30 * 16, prior=p4)
+        m = np.minimum(5, rng.geometric(0.45, (14, 10)))
+        m[-1, -1] = 5
+        add(f"{coder}-sabr-random", codes, m, 3, coder, 40 * 16, 30 * 16, prior=p4)
+        # an incompressible iteration (stored raw in a coded file) and a map of one tile
+        mixed = (rng.random((3, 6, 6, 8)) < 0.05).astype(np.uint8)
+        mixed[1] = rng.integers(0, 2, mixed[1].shape)
+        add(f"{coder}-sabr-mixed", mixed, [[2, 3], [1, 3]], 3, coder, 96, 96, prior=p8)
+        add(f"{coder}-sabr-one-tile", _make_bits(2, 32, 32, 8, seed=7), [[2]], 64, coder, 32, 32,
+            model_name="rnncomp-default-8263", prior=p8)
+    # a map the huffman coder codes smallest: two values, in long runs the adaptive coders learn slowly
+    hm = np.ones((16, 16), np.int64)
+    hm[rng.random((16, 16)) < 0.5] = 16
+    add("context-sabr-huffman-map", (rng.random((16, 16, 16, 2)) < 0.2).astype(np.uint8), hm, 1, "context", 256, 256)
+    used = {e["map_coder"] for e, _ in cases}
+    assert used == {"raw", "huffman", "arithmetic", "predictive"}, used
+    return cases
+
+
+def sabr_hostile_cases() -> list[dict]:
+    """Damaged and hostile version-3 files, each with rnncomp's outcome (as :func:`hostile_cases`)."""
+    from rnncomp.entropy.compact import encode_values
+
+    prior8 = random_prior(8)
+    out = []
+
+    def add(group, data, prior=None, partial=False):
+        data = bytes(data)
+        entry = {"group": group, "hex": data.hex(), "partial": partial, **outcome(data, partial, prior)}
+        if prior is not None:
+            entry["prior"] = "prior8"
+        out.append(entry)
+
+    def header(k=3, tile=1, map_coder=0, payload=None, values=None, flags=2, height=32, width=32, bits=8,
+               stride_log2=4):
+        if payload is None:
+            payload = encode_values(np.asarray(values, np.uint8)[..., None], 1 << max(1, (k - 1).bit_length()),
+                                    ("raw", "huffman", "arithmetic", "predictive")[map_coder])
+        return (_raw_header(flags, height, width, bits, stride_log2, k, version=3) + _varint(tile)
+                + bytes([map_coder]) + _varint(len(payload)) + payload)
+
+    two = [[0, 1], [2, 2]]  # m - 1 of a 2x2 map (32x32 px, stride 16) of a 3-iteration file
+    for coder in range(4):
+        # a map asking for more iterations than the file has (4 of 3), one not reaching the last iteration
+        add("sabr-map", header(values=[[0, 3], [2, 2]], map_coder=coder, flags=coder) + b"\0" * 16)
+        add("sabr-map", header(values=[[0, 1], [1, 1]], map_coder=coder, flags=coder) + b"\0" * 16)
+    # maps of the wrong size: the payload of a 3x2, 1x2 or 1x8 map for a 2x2 grid, for every map coder
+    for mc in range(4):
+        for values in ([[0, 1], [2, 2], [2, 1]], [[2, 1]], [[0] * 8]):
+            add("sabr-map-size", header(values=values, map_coder=mc) + b"\0" * 16)
+    for payload, mc in ((b"", 0), (b"\x1b\0", 0), (b"", 2), (b"", 3), (b"\x02" + b"\0" * 4, 3), (b"\xff" * 3, 1),
+                        (b"\0", 5), (b"\0", 255)):
+        add("sabr-map-payload", header(payload=payload, map_coder=mc) + b"\0" * 16)
+    # tiles outside 1..64, flags of other kinds, headers cut in the SABR fields (a map longer than the file),
+    # an unknown map coder id, an image over the limits (refused before its map is decoded)
+    for tile in (0, 65, 1 << 20):
+        add("sabr-header", header(values=two, tile=tile) + b"\0" * 16)
+    for flags in (0x12, 0x22, 0x32, 0x42, 0x82, 0x0e):
+        add("sabr-header", header(values=two, flags=flags) + b"\0" * 16)
+    full = header(values=two)
+    for n in range(len(_raw_header(2, k=3, version=3)), len(full) + 1):
+        add("sabr-header-cut", full[:n])
+    add("sabr-header", full[:-3] + b"\x7f" + full[-2:] + b"\0" * 8)
+    add("sabr-header", _raw_header(2, height=16384, width=16384, k=3, version=3) + b"\x01\0\x7f" + b"\0" * 64)
+    # every cut (whole and partial reads) and every bit flip of small adaptive files of every coder
+    for coder in WEB_CODERS:
+        p = prior8 if coder == "prior" else None
+        bits = _make_bits(3, 32, 48, 8, seed=8)
+        data = bitstream.write(bits, _sabr_header(bits, [[3, 1, 2], [2, 3, 1]], 1, coder, 32, 48), prior=p)
+        for n in range(len(data)):
+            add(f"sabr-truncation-{coder}", data[:n], prior=p)
+            add(f"sabr-truncation-partial-{coder}", data[:n], prior=p, partial=True)
+        add(f"sabr-trailing-{coder}", data + b"\0", prior=p)
+        bits = _make_bits(2, 32, 32, 8, seed=9)
+        data = bitstream.write(bits, _sabr_header(bits, [[2, 1], [1, 2]], 1, coder, 32, 32), prior=p)
+        for i in range(len(data) if coder in ("raw", "context") else 20):  # the others: header and map only
+            for b in range(8):
+                bad = bytearray(data)
+                bad[i] ^= 1 << b
+                add(f"sabr-bitflip-{coder}", bad, prior=p)
+    return out
+
+
+def sabr_model_cases(iterations: int = 8, count: int = 2) -> list:
+    """Bundled thumbnails coded adaptively by the default model: files, codes and the pixels after every iteration."""
+    from rnncomp import codec
+    from rnncomp.zoo import DEFAULT_MODEL, load_model
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "thumbs32" / "thumbs32-sample.npz"
+    with np.load(sample) as d:
+        images, names = d["images"][:count], [str(n) for n in d["names"][:count]]
+    model = load_model(DEFAULT_MODEL)
+    out = []
+    for i, image in enumerate(images):
+        for entropy, target, tile in (("context", 26.0, 2), ("raw", 27.0, 1)):
+            data = codec.compress(image, model, iterations=iterations, entropy=entropy, target_psnr=target,
+                                  sabr_tile=tile)
+            steps = np.stack(list(codec.decompress_progressive(data, model)))
+            assert np.array_equal(codec.decompress(data, model), steps[-1])
+            codes = [pack_raw(b).hex() for b in bitstream.iter_codes(data)]
+            name = f"thumb{i:02d}-sabr-{entropy}"
+            entry = {"name": name, "source": names[i], "entropy": entropy, "target_psnr": target,
+                     "file": f"sabr/{name}.rnc", "pixels": f"sabr/{name}.u8", **_sabr_stats(data, codes)}
+            out.append((entry, data, steps.astype(np.uint8)))
+    return out
+
+
+def write_sabr(out: Path, with_model: bool = True) -> dict:
+    """Writes ``sabr.json`` and ``sabr/`` into ``out`` (see the module docstring); returns a summary."""
+    out = Path(out)
+    (out / "sabr").mkdir(parents=True, exist_ok=True)
+    cases = sabr_cases()
+    for entry, data in cases:
+        (out / entry["file"]).write_bytes(data)
+    hostile = sabr_hostile_cases()
+    vectors = {"priors": {"prior8": _prior_json(random_prior(8)), "prior4": _prior_json(random_prior(4, seed=1))},
+               "cases": [e for e, _ in cases], "hostile": hostile}
+    if with_model:
+        model = []
+        for entry, data, steps in sabr_model_cases():
+            (out / entry["file"]).write_bytes(data)
+            (out / entry["pixels"]).write_bytes(steps.tobytes())
+            model.append(entry)
+        vectors["model"] = {"model": "rnncomp-default", "tolerance": 1, "cases": model}
+    (out / "sabr.json").write_text(json.dumps(vectors, indent=None) + "\n")
+    return {"sabr": len(cases), "sabr_hostile": len(hostile),
+            "sabr_model": len(vectors.get("model", {}).get("cases", []))}
 
 
 def hostile_cases() -> list[dict]:
@@ -366,7 +564,7 @@ def write_vectors(out: Path, with_model: bool = True, fuzz: int = 90) -> dict:
     if fuzz_prior is not None:
         priors["fuzz"] = _prior_json(fuzz_prior)
     (out / "hostile.json").write_text(json.dumps({"priors": priors, "cases": hostile + fuzzed}) + "\n")
-    summary = {"coders": len(cases), "hostile": len(hostile) + len(fuzzed)}
+    summary = {"coders": len(cases), "hostile": len(hostile) + len(fuzzed), **write_sabr(out, with_model)}
     if with_model:
         (out / "model").mkdir(exist_ok=True)
         (out / "jpeg").mkdir(exist_ok=True)
@@ -433,11 +631,16 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="web/vectors", help="output folder (default: %(default)s)")
     p.add_argument("--no-model", action="store_true", help="leave out the vectors that need the shipped model")
     p.add_argument("--fuzz", type=int, default=90, help="fuzzer cases to try (default: %(default)s)")
+    p.add_argument("--sabr-only", action="store_true",
+                   help="instead: write only the adaptive (version 3) vectors, sabr.json and sabr/")
     p.add_argument("--jpeg-only", action="store_true",
                    help="instead: write the demo page's JPEGs (--out/jpeg, derived, not committed) from --out/model.json")
     p.add_argument("--bench", action="store_true",
                    help="instead: time rnncomp decompress per thumbnail at 2, 4, 8 iterations into the JSON file --out")
     args = p.parse_args(argv)
+    if args.sabr_only:
+        print(json.dumps(write_sabr(Path(args.out), not args.no_model)))
+        return 0
     if args.jpeg_only:
         print(json.dumps({"jpeg": write_jpegs(Path(args.out))}))
         return 0

@@ -2,24 +2,27 @@
 // (every check, every limit, the same messages) for recurrent-codec files, untiled and tiled. End-to-end and
 // hyperprior (latent) files are recognised and refused with the same messages as rnncomp's binary-code reader.
 // Version-2 headers (flag bit 6: coder ids 4-7, the `learned` coder) are read and checked as rnncomp reads them;
-// their coder is not decoded here (codes.js refuses it by name).
+// their coder is not decoded here (codes.js refuses it by name). Version-3 (spatially adaptive, SABR) files are
+// read: the iteration map in the header (entropy/sabr.js), chunks of the active blocks' bits only.
 //
 // parse(bytes) reads a whole file; ChunkReader reads one as its bytes arrive and hands out each chunk's payload
 // as soon as its check is verified (what a progressive page needs); truncate(bytes, j) is rnncomp.bitstream.truncate.
 
 import { BitstreamError, RnncompError, UnsupportedError } from './errors.js';
 import { crc32 } from './crc32.js';
+import { activeBlocks, decodeMap, tileGrid } from './entropy/sabr.js';
+import { countActive } from './entropy/context.js';
 
 export const MAGIC = [0x52, 0x4e]; // "RN"
 export const VERSION = 1;
 /** The version of files whose coder id is 4 or more (flag bit 6 then holds the id's bit 2). */
 export const VERSION_EXTENDED = 2;
-/** The versions this reader reads (rnncomp.bitstream.VERSIONS). */
-export const VERSIONS = [VERSION, VERSION_EXTENDED];
-/** Spatially adaptive (SABR) files (docs/bitstream.md, "Version 3"): rnncomp reads them, this reader not yet. */
+/** Spatially adaptive (SABR) files (docs/bitstream.md, "Version 3"): an iteration map in the header. */
 export const VERSION_SABR = 3;
-/** The versions rnncomp reads (rnncomp.bitstream.VERSIONS), named in the refusal of any other. */
-const RNNCOMP_VERSIONS = [VERSION, VERSION_EXTENDED, VERSION_SABR];
+/** The versions this reader reads (rnncomp.bitstream.VERSIONS). */
+export const VERSIONS = [VERSION, VERSION_EXTENDED, VERSION_SABR];
+/** The largest side of a SABR tile, in code blocks. */
+export const MAX_SABR_TILE = 64;
 export const FINGERPRINT_BYTES = 4;
 export const CHECK_BYTES = 1;
 export const LAST_CHECK_BYTES = 3;
@@ -68,7 +71,7 @@ export function axisWindows(length, tile, overlap, stride) {
 /** Everything in a file but the chunks (rnncomp.bitstream.Header), with its derived sizes. */
 export class Header {
   constructor(fields) {
-    Object.assign(this, { tile: 0, overlap: 0, modelName: '', ...fields });
+    Object.assign(this, { tile: 0, overlap: 0, modelName: '', sabrTile: 0, iterationMap: null, ...fields });
     if (this.tile || this.overlap) {
       const s = this.stride;
       if (!(this.tile > 0 && this.tile <= MAX_SIDE && this.tile % s === 0 && this.overlap % s === 0
@@ -94,6 +97,35 @@ export class Header {
   get paddedShape() {
     const [h, w] = this.codeShape;
     return [h * this.stride, w * this.stride];
+  }
+
+  /** Whether this is a spatially adaptive (SABR, version 3) file: sabrTile, iterationMap (raster order of mapGrid). */
+  get adaptive() {
+    return Boolean(this.sabrTile);
+  }
+
+  get mapGrid() {
+    return tileGrid(this.codeShape, this.sabrTile);
+  }
+
+  /** Uint8Array(h * w): the code blocks sent in iteration t (1-based); all of them in a uniform file. */
+  active(t) {
+    if (!this.adaptive) return new Uint8Array(this.codeShape[0] * this.codeShape[1]).fill(1);
+    return activeBlocks(this.iterationMap, this.sabrTile, this.codeShape, t);
+  }
+
+  /** Code bits sent in iteration t (1-based). */
+  chunkBits(t) {
+    if (!this.adaptive) return this.iterationBits;
+    let n = 0;
+    for (const m of this.iterationMap) n += m >= t ? 1 : 0;
+    if (n === this.iterationMap.length) return this.iterationBits; // every tile: every block
+    return countActive(this.active(t)) * this.bits;
+  }
+
+  /** Bytes of chunk t's raw packing (1-based; its largest payload). */
+  chunkRawSize(t) {
+    return Math.floor((this.chunkBits(t) + 7) / 8);
   }
 
   get iterationShape() {
@@ -194,13 +226,9 @@ function parsePrefix(data) {
   if (data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) throw new BitstreamError(notRncMessage(data));
   if (data.length < 4) throw new BitstreamError('truncated file: header cut short');
   const version = data[2];
-  if (!RNNCOMP_VERSIONS.includes(version)) {
-    const known = RNNCOMP_VERSIONS.join(', ');
+  if (!VERSIONS.includes(version)) {
+    const known = VERSIONS.join(', ');
     throw new BitstreamError(`unsupported format version ${version} (this rnncomp reads versions ${known})`);
-  }
-  if (version === VERSION_SABR) {
-    throw new UnsupportedError('this is a spatially adaptive (SABR, format version 3) file: this web decoder '
-      + 'does not decode them yet (rnncomp decompress does)');
   }
   const flags = data[3];
   let coderId = flags & 3;
@@ -213,6 +241,10 @@ function parsePrefix(data) {
       throw new BitstreamError('corrupt header: bad flags for a version-2 file');
     }
     coderId |= 4;
+  } else if (version === VERSION_SABR) {
+    if (flags & (FLAG_LATENT | 0xc0)) {
+      throw new BitstreamError('corrupt header: bad flags for a version-3 (adaptive) file');
+    }
   } else if (flags >> 6) throw new BitstreamError('corrupt header: reserved flag bits are set');
   if (kind > KIND_UNNAMED) throw new BitstreamError('corrupt header: unknown model naming');
   let pos = 4;
@@ -230,12 +262,12 @@ function parsePrefix(data) {
   }
   if (pos + FINGERPRINT_BYTES + 1 > data.length) throw new BitstreamError('truncated file: header cut short');
   const fingerprint = data.slice(pos, pos + FINGERPRINT_BYTES);
-  return { coderId, compact, tiled, modelName, fingerprint, pos: pos + FINGERPRINT_BYTES };
+  return { coderId, compact, tiled, modelName, fingerprint, pos: pos + FINGERPRINT_BYTES, version };
 }
 
 /** [Header, header length] of a recurrent-codec file (rnncomp's _parse_header). */
 export function parseHeader(data) {
-  const { coderId, compact, tiled, modelName, fingerprint, pos: start } = parsePrefix(data);
+  const { coderId, compact, tiled, modelName, fingerprint, pos: start, version } = parsePrefix(data);
   if (compact) throw new BitstreamError(tiled ? LATENT_NOT_BINARY : COMPACT_NOT_BINARY);
   if (coderId >= CODERS.length) throw new BitstreamError(`corrupt header: unknown entropy coder id ${coderId}`);
   let pos = start;
@@ -256,11 +288,32 @@ export function parseHeader(data) {
     overlap *= 2 ** strideLog2;
     if (!tile) throw new BitstreamError('corrupt header: a tiled file with tile size 0');
   }
+  let sabr = {};
+  if (version === VERSION_SABR) [sabr, pos] = parseSabr(data, pos, height, width, 2 ** strideLog2, bits, iterations);
   const header = new Header({
     height, width, stride: 2 ** strideLog2, bits, iterations, coderId, coder: CODERS[coderId], modelName,
-    fingerprint, tile, overlap,
+    fingerprint, tile, overlap, ...sabr,
   });
   return [header, pos];
+}
+
+/** [the SABR fields of a version-3 header (the tile side, the decoded map and its bytes), the position after]. */
+function parseSabr(data, pos, height, width, stride, bits, iterations) {
+  const codeShape = [ceilDiv(height, stride), ceilDiv(width, stride)];
+  checkGeometry(height, width, stride, bits, iterations, codeShape); // before the map is decoded
+  let tile;
+  [tile, pos] = readVarint(data, pos, 'header');
+  if (!(tile >= 1 && tile <= MAX_SABR_TILE)) {
+    throw new BitstreamError(`corrupt header: SABR tile of ${tile} code blocks is outside 1..${MAX_SABR_TILE}`);
+  }
+  if (pos >= data.length) throw new BitstreamError('truncated file: header cut short');
+  const mapCoderId = data[pos];
+  let n;
+  [n, pos] = readVarint(data, pos + 1, 'length of the iteration map');
+  if (pos + n > data.length) throw new BitstreamError('truncated file: the iteration map is cut short');
+  const mapPayload = data.slice(pos, pos + n);
+  const iterationMap = decodeMap(mapCoderId, mapPayload, tileGrid(codeShape, tile), iterations);
+  return [{ sabrTile: tile, iterationMap, mapCoderId, mapPayload }, pos + n];
 }
 
 function packHeader(h) {
@@ -273,10 +326,13 @@ function packHeader(h) {
   const high = h.coderId >= 4; // a coder of format version 2
   const flags = (h.coderId & 3) | (kind << 2) | (h.tile ? FLAG_TILED : 0) | (high ? FLAG_CODER_HIGH : 0);
   const strideLog2 = Math.log2(h.stride);
+  // an adaptive header keeps the map's bytes as read (a new map needs rnncomp's map encoder: truncate refuses)
+  const sabr = h.adaptive ? [...varint(h.sabrTile), h.mapCoderId, ...varint(h.mapPayload.length), ...h.mapPayload] : [];
   return Uint8Array.from([
-    ...MAGIC, high ? VERSION_EXTENDED : VERSION, flags, ...name, ...h.fingerprint, strideLog2, ...varint(h.bits), ...varint(h.height),
+    ...MAGIC, high ? VERSION_EXTENDED : h.adaptive ? VERSION_SABR : VERSION, flags, ...name, ...h.fingerprint,
+    strideLog2, ...varint(h.bits), ...varint(h.height),
     ...varint(h.width), ...varint(h.iterations),
-    ...(h.tile ? [...varint(h.tile / h.stride), ...varint(h.overlap / h.stride)] : []),
+    ...(h.tile ? [...varint(h.tile / h.stride), ...varint(h.overlap / h.stride)] : []), ...sabr,
   ]);
 }
 
@@ -441,8 +497,8 @@ export class ChunkReader {
   _next(data, final) {
     const h = this.header;
     const k = h.iterations;
-    const raw = h.rawChunkSize;
     const t = this.payloads.length;
+    const raw = h.chunkRawSize(t + 1);
     const last = t + 1 === k;
     const c = last ? LAST_CHECK_BYTES : CHECK_BYTES;
     const where = `iteration ${t + 1} of ${k}`;
@@ -473,7 +529,7 @@ export class ChunkReader {
       throw new BitstreamError(`truncated file: ${where} cut short`);
     }
     if (h.coder !== 'raw' && n < raw && ['context', 'prior', 'learned'].includes(h.coder)
-      && n < minPayloadBytes(h.iterationBits)) {
+      && n < minPayloadBytes(h.chunkBits(t + 1))) {
       if (this.partial && last) return null;
       throw new BitstreamError(`corrupt file: ${where} is too short to hold its bits`);
     }
@@ -530,6 +586,11 @@ export function truncate(data, j) {
   const k = f.header.iterations;
   if (!(j >= 1 && j <= k)) throw new RnncompError(`iterations must be in 1..${k}, got ${j}`);
   if (j === k) return f.data;
+  if (f.header.adaptive) {
+    throw new UnsupportedError('truncating a spatially adaptive (SABR) file re-codes its iteration map, which this '
+      + 'web decoder does not: use rnncomp truncate, or read its first j chunks (parse or ChunkReader with '
+      + 'iterations: j)');
+  }
   const header = Object.create(Header.prototype, Object.getOwnPropertyDescriptors({ ...f.header, iterations: j }));
   return serialize(header, f.payloads.slice(0, j));
 }

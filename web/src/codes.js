@@ -5,6 +5,7 @@ import { CODERS } from './bitstream.js';
 import { unpackRaw } from './entropy/raw.js';
 import { HuffmanCoder } from './entropy/huffman.js';
 import { ContextCoder, missingPriorError } from './entropy/context.js';
+import { MaskedCoder } from './entropy/sabr.js';
 
 /** The coders this decoder has, by name. */
 export const DECODED_CODERS = ['raw', 'huffman', 'context', 'prior'];
@@ -44,9 +45,19 @@ export function newCoder(header, prior = null) {
 
 /**
  * Turns each verified payload into its iteration's bits (Uint8Array of 0/1, C order of [h, w, bits]), in order:
- * const step = codeDecoder(header); bits = step(payload).
+ * const step = codeDecoder(header); bits = step(payload). In an adaptive file the blocks not sent in iteration t
+ * read as 0 here; header.active(t) says which they are (the network gets zero codes for them).
  */
 export function codeDecoder(header, prior = null) {
+  if (header.adaptive) { // a SABR file: only the active blocks' bits, zeros elsewhere (entropy/sabr.js)
+    const [h, w, bits] = header.iterationShape;
+    const masked = new MaskedCoder(header.coder, h, w, bits, prior);
+    let t = 0;
+    return (payload) => {
+      t += 1;
+      return masked.decode(payload, header.active(t));
+    };
+  }
   const coder = newCoder(header, prior);
   const n = header.iterationBits;
   let count = 0;

@@ -89,11 +89,18 @@ export class RncDecoder {
     return state;
   }
 
-  /** One decoder iteration: [image float32, next state]. */
-  async step(bits, state) {
+  /**
+   * One decoder iteration: [image float32, next state]. `active` (adaptive files: header.active(t)): the blocks
+   * sent; the others get zero codes, fed as 0.5 (the graph's bits * 2 - 1 makes it 0, "nothing sent").
+   */
+  async step(bits, state, active = null) {
     const p = this.inputs.bits;
     const b = new Float32Array(bits.length);
     for (let i = 0; i < bits.length; i++) b[i] = bits[i];
+    if (active) {
+      const B = bits.length / active.length;
+      for (let i = 0; i < bits.length; i++) if (!active[Math.floor(i / B)]) b[i] = 0.5;
+    }
     const out = await this.session.run({ bits: new this.ort.Tensor('float32', b, p.shape), ...state });
     const next = {};
     for (const [input, output] of Object.entries(this.art.feedback)) next[input] = out[output];
@@ -122,12 +129,13 @@ export class RncDecoder {
       }
       for (const payload of payloads) {
         const t0 = performance.now();
+        const t = reader.payloads.indexOf(payload) + 1;
         const bits = decodeCodes(payload);
         let image;
-        [image, state] = await this.step(bits, state);
+        [image, state] = await this.step(bits, state, reader.header.adaptive ? reader.header.active(t) : null);
         const pixels = toUint8(image);
         ms += performance.now() - t0;
-        last = { iteration: reader.payloads.indexOf(payload) + 1, pixels, width: reader.header.width,
+        last = { iteration: t, pixels, width: reader.header.width,
           height: reader.header.height, bytes, ms, header: reader.header };
         onImage(last);
       }

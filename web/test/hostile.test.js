@@ -38,12 +38,10 @@ for (const group of groups) {
       assert.ok(ms < 2000, `${group} ${c.hex.slice(0, 40)}: ${ms.toFixed(0)} ms of CPU`);
       if (got.unsupported) {
         // an end-to-end or latent file whose header and check pass: rnncomp decodes its payload (and refuses it
-        // if that is damaged); this decoder refuses it, saying what it is. Likewise a version-3 (spatially
-        // adaptive) file, which this decoder does not read yet: it refuses it whatever rnncomp makes of it
+        // if that is damaged); this decoder refuses it, saying what it is
         const data = fromHex(c.hex);
-        const sabr = data.length > 2 && data[2] === 3 && /spatially adaptive/.test(got.error);
-        assert.ok(sabr || (singleKind(data) && /end-to-end|hyperprior/.test(got.error)), `${group}: ${got.error}`);
-        assert.ok(sabr || c.kind || c.error, group);
+        assert.ok(singleKind(data) && /end-to-end|hyperprior/.test(got.error), `${group}: ${got.error}`);
+        assert.ok(c.kind || c.error, group);
       } else if (c.error !== undefined) {
         assert.equal(got.error, c.error, `${group} ${c.hex.slice(0, 60)}`);
       } else {

@@ -44,6 +44,30 @@ test('every iteration of every bundled thumbnail, every coder: pixels within 1 l
   console.log(`# ${total} images of ${cases.length} files: largest difference ${worst} level(s), ${exact} identical`);
 });
 
+test('adaptive (SABR) files: zero codes for the tiles not sent; every iteration within 1 level of rnncomp', async () => {
+  const sabr = readJson('sabr.json').model;
+  assert.ok(sabr.cases.length > 0);
+  let worst = 0;
+  for (const c of sabr.cases) {
+    const expected = readBytes(c.pixels);
+    const size = c.height * c.width * 3;
+    const data = readBytes(c.file);
+    const images = await decoder.decodeAll(data);
+    assert.equal(images.length, c.iterations, c.name);
+    images.forEach((img, t) => {
+      const d = maxDifference(img, expected.subarray(t * size, (t + 1) * size));
+      worst = Math.max(worst, d);
+      assert.ok(d <= sabr.tolerance, `${c.name} iteration ${t + 1}: ${d} levels`);
+    });
+    // the first j chunks (a progressive page stopping early) give the first j images
+    const j = Math.max(1, c.iterations >> 1);
+    const first = await decoder.decodeAll(data, { iterations: j });
+    assert.equal(first.length, j);
+    assert.ok(maxDifference(first[j - 1], expected.subarray((j - 1) * size, j * size)) <= sabr.tolerance, c.name);
+  }
+  console.log(`# ${sabr.cases.length} adaptive files: largest difference ${worst} level(s)`);
+});
+
 test('a file cut to k iterations decodes to the first k images', async () => {
   const c = cases[0];
   const expected = readBytes(c.pixels);

@@ -26,6 +26,7 @@ export const ITERATION_BUCKETS = 4;
 export const NB_CONTEXTS = 16;
 export const TARGET_BATCHES = 256;
 const PAD_WORDS = 2;
+const TWO24 = 2 ** 24;
 const FREE_WEIGHT = 2 ** 24 - 2; // constriction: 2^PRECISION minus one per symbol
 
 /** Blocks in coding order and the batch boundaries (rnncomp's _schedule). */
@@ -51,7 +52,7 @@ export function schedule(h, w) {
 }
 
 /** The payload as the decoder reads it: FF bytes to a multiple of 4, plus two FFFFFFFF words; big-endian u32. */
-function wordsForDecoder(payload) {
+export function wordsForDecoder(payload) {
   const padded = payload.length + ((4 - (payload.length % 4)) % 4) + 4 * PAD_WORDS;
   const bytes = new Uint8Array(padded).fill(0xff);
   bytes.set(payload);
@@ -62,8 +63,29 @@ function wordsForDecoder(payload) {
   return words;
 }
 
+/** constriction's message on data no model could have coded. */
+export const INVALID_DATA = 'Tried to decode from compressed data that is invalid for the employed entropy model.';
+
+/**
+ * The cdf constriction's Categorical(counts, perfect=False) uses at 24-bit precision
+ * (ContiguousCategorical::from_floating_point_probabilities_fast): floor(cum * (2^24 - n) / sum) + i, in f64.
+ */
+export function categoricalCdf(counts) {
+  const n = counts.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += counts[i];
+  const scale = (TWO24 - n) / sum;
+  const cdf = new Float64Array(n + 1);
+  let cum = 0;
+  for (let i = 0; i < n; i++) {
+    cdf[i] = Math.floor(cum * scale) + i;
+    cum += counts[i];
+  }
+  cdf[n] = TWO24;
+  return cdf;
+}
+
 const TWO8 = 2 ** 8;
-const TWO24 = 2 ** 24;
 const TWO32 = 2 ** 32;
 
 /**
@@ -111,8 +133,7 @@ export class RangeDecoder {
     const tH = this.rH;
     const tL = this.rL - (this.rL % TWO24);
     if (dH > tH || (dH === tH && dL >= tL)) {
-      throw new BitstreamError('corrupt context chunk: Tried to decode from compressed data that is invalid for the '
-        + 'employed entropy model.'); // constriction's message
+      throw new BitstreamError(`corrupt context chunk: ${INVALID_DATA}`);
     }
     this.product(scale, cdf1);
     let bit;
@@ -147,6 +168,42 @@ export class RangeDecoder {
     }
     return bit;
   }
+
+  /** One symbol of a categorical model (its cdf: categoricalCdf); BitstreamError(INVALID_DATA) on bad data. */
+  decodeSymbol(cdf) {
+    const scale = this.rH * TWO8 + Math.floor(this.rL / TWO24);
+    const { dH, dL } = this;
+    const tH = this.rH;
+    const tL = this.rL - (this.rL % TWO24);
+    if (dH > tH || (dH === tH && dL >= tL)) throw new BitstreamError(INVALID_DATA);
+    let lo = 0; // the largest symbol s with scale * cdf[s] <= d
+    let hi = cdf.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      this.product(scale, cdf[mid]);
+      if (dH > this.pH || (dH === this.pH && dL >= this.pL)) lo = mid;
+      else hi = mid;
+    }
+    this.product(scale, cdf[lo]); // d -= scale * left; range = scale * probability
+    let l = dL - this.pL;
+    let u = dH - this.pH;
+    if (l < 0) {
+      l += TWO32;
+      u -= 1;
+    }
+    this.dH = u;
+    this.dL = l;
+    this.product(scale, cdf[lo + 1] - cdf[lo]);
+    this.rH = this.pH;
+    this.rL = this.pL;
+    if (this.rH === 0) {
+      this.dH = this.dL;
+      this.dL = this.next < this.words.length ? this.words[this.next++] : 0;
+      this.rH = this.rL;
+      this.rL = 0;
+    }
+    return lo;
+  }
 }
 
 /** Context-adaptive binary arithmetic decoding of one file's iterations (rnncomp's ContextCoder). */
@@ -180,8 +237,12 @@ export class ContextCoder {
     }
   }
 
-  /** One iteration through the context model: decodes with `decoder`, or only advances the counts over `known`. */
-  run(decoder, known) {
+  /**
+   * One iteration through the context model: decodes with `decoder`, or only advances the counts over `known`.
+   * `active` (Uint8Array(h * w), SABR files: entropy/sabr.js): only those blocks, in the same order; the others
+   * read as 0 bits (in this iteration's contexts and as the next one's prev) and update no counts.
+   */
+  run(decoder, known, active = null) {
     const { h, w, c } = this;
     const W1 = w + 1;
     const cur = new Uint8Array((h + 1) * W1 * c); // zero border above and left
@@ -193,9 +254,27 @@ export class ContextCoder {
     const prev = this.prev;
     let nb = new Int32Array(0);
     let sym = new Uint8Array(0);
+    const batch = active ? bounds.reduce((m, v, i) => (i ? Math.max(m, v - bounds[i - 1]) : m), 0) : 0;
+    const keptY = new Int32Array(batch);
+    const keptX = new Int32Array(batch);
     for (let k = 0; k + 1 < bounds.length; k++) {
       const a = bounds[k];
-      const b = bounds[k + 1];
+      let b = bounds[k + 1];
+      if (active) { // the batch's active blocks, moved to its front (the order kept); none: the batch is skipped
+        let n = a;
+        for (let i = a; i < b; i++) {
+          if (active[ys[i] * w + xs[i]]) {
+            keptY[n - a] = ys[i];
+            keptX[n - a] = xs[i];
+            n += 1;
+          }
+        }
+        if (n === a) continue;
+        b = n;
+      }
+      const by = active ? keptY : ys;
+      const bx = active ? keptX : xs;
+      const o = active ? a : 0; // by[i - o]: block i of the batch
       const size = (b - a) * c;
       if (nb.length < size) {
         nb = new Int32Array(size);
@@ -203,8 +282,8 @@ export class ContextCoder {
       }
       // probabilities of the whole batch from the counts before it, then its symbols
       for (let i = a, j = 0; i < b; i++) {
-        const y = ys[i];
-        const x = xs[i];
+        const y = by[i - o];
+        const x = bx[i - o];
         const upAt = (y * W1 + x + 1) * c;
         const leftAt = ((y + 1) * W1 + x) * c;
         const prevAt = (y * w + x) * c;
@@ -232,7 +311,7 @@ export class ContextCoder {
       }
       // the symbols into the image, then the counts
       for (let i = a, j = 0; i < b; i++) {
-        const at = ((ys[i] + 1) * W1 + xs[i] + 1) * c;
+        const at = ((by[i - o] + 1) * W1 + bx[i - o] + 1) * c;
         for (let ch = 0; ch < c; ch++, j++) {
           const s = sym[j];
           cur[at + ch] = s;
@@ -254,17 +333,24 @@ export class ContextCoder {
     return out;
   }
 
-  decode(payload) {
-    const n = this.h * this.w * this.c;
+  decode(payload, active = null) {
+    const n = (active ? countActive(active) : this.h * this.w) * this.c;
     if (payload.length < minPayloadBytes(n)) {
       throw new BitstreamError(`corrupt context chunk: ${payload.length} bytes cannot hold ${n} bits`);
     }
-    return this.run(new RangeDecoder(wordsForDecoder(payload)), null);
+    return this.run(new RangeDecoder(wordsForDecoder(payload)), null, active);
   }
 
-  observe(bits) {
-    this.run(null, bits);
+  observe(bits, active = null) {
+    this.run(null, bits, active);
   }
+}
+
+/** The number of nonzero entries of a mask. */
+export function countActive(active) {
+  let n = 0;
+  for (let i = 0; i < active.length; i++) n += active[i] ? 1 : 0;
+  return n;
 }
 
 /** A count whose total passes 2^16 is halved, rounding up (rnncomp's rule, applied to the whole table). */
