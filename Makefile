@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 CONFIG ?= experiments/default.json
 PORT ?= 6006
 PHONY_WEB = web web-install web-jpeg web-test web-vectors web-model web-screenshot web-bench
-.PHONY: $(PHONY_WEB) sabr-results fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling equal-budget bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
+.PHONY: $(PHONY_WEB) sabr-results sabr-gain fit-entropy entropy-results help install run test test-fast test-all train tensorboard recipes scaling equal-budget bench-precision train-hyperprior ship-hyperprior evaluate-hyperprior bench-train baselines-kodak baselines-thumbs plot-kodak ship evaluate evaluate-thumbs train-e2e recipes-e2e train-srgan ship-e2e ship-srgan evaluate-e2e evaluate-srgan tune notebooks bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -174,12 +174,21 @@ evaluate: install ## the shipped codec on the 24 Kodak images (every entropy cod
 	  --bpp-range 0.125,1.0 --out $(RESULTS)/kodak/bd-$(MODEL).md
 
 SABR_NAME ?= $(notdir $(MODEL))-kodak$(or $(LIMIT),24)
+SABR_PSNR ?= 24,26,28,30
+SABR_SSIM ?= 0.6,0.7,0.8,0.88
 
-sabr-results: install ## SABR (issue 16): MODEL's adaptive curve (per-tile PSNR TARGETS) beside its uniform one, real files, the first LIMIT Kodak images (default all) -> $(RESULTS)/sabr
-	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) $(if $(LIMIT),--limit $(LIMIT)) --target-psnr $(or $(TARGETS),24,26,28,30) \
+sabr-results: install ## SABR (issue 16): MODEL's adaptive curves (per-tile PSNR targets SABR_PSNR, SSIM targets SABR_SSIM) beside its uniform one, real files, the first LIMIT Kodak images (default all) -> $(RESULTS)/sabr
+	$(BIN)/rnncomp evaluate --data $(DATA)/kodak --model $(MODEL) $(if $(LIMIT),--limit $(LIMIT)) --target-psnr $(SABR_PSNR) \
+	  --target-ssim $(SABR_SSIM) \
 	  --out $(RESULTS)/sabr/$(SABR_NAME).json --plot $(RESULTS)/sabr/rd-$(SABR_NAME).png --compare $(RESULTS)/kodak/jpeg-pillow.json
-	$(BIN)/rnncomp report --ours $(RESULTS)/sabr/$(SABR_NAME)-adaptive.json --against $(RESULTS)/sabr/$(SABR_NAME)-auto.json \
+	$(BIN)/rnncomp report --ours $(RESULTS)/sabr/$(SABR_NAME)-adaptive.json $(RESULTS)/sabr/$(SABR_NAME)-adaptive-ssim.json --against $(RESULTS)/sabr/$(SABR_NAME)-auto.json \
 	  $(if $(LIMIT),,$(RESULTS)/kodak/jpeg-pillow.json $(RESULTS)/kodak/jpeg.json) --out $(RESULTS)/sabr/bd-$(SABR_NAME).md
+
+GAIN_METRIC ?= mse-gain
+GAIN_LAMBDAS ?= 40,12,4,1.5
+
+sabr-gain: install ## SABR's greedy gain rule GAIN_METRIC at thresholds GAIN_LAMBDAS, MODEL, first LIMIT (4) Kodak images -> $(RESULTS)/sabr/SABR_NAME-GAIN_METRIC.jsonl
+	$(BIN)/python experiments/sabr_gain.py $(MODEL) $(GAIN_METRIC) $(GAIN_LAMBDAS) $(or $(LIMIT),4) | tee $(RESULTS)/sabr/$(SABR_NAME)-$(GAIN_METRIC).jsonl
 
 THUMBS_REFS = $(RESULTS)/thumbs32/jpeg-headerless.json $(RESULTS)/thumbs32/webp.json \
   $(RESULTS)/thumbs32/jpeg2000.json $(RESULTS)/thumbs32/jpeg.json

@@ -44,6 +44,7 @@ from rnncomp.errors import BitstreamError, RnncompError, WrongModelError
 __all__ = [
     "BitstreamError",
     "assemble",
+    "pack_header",
     "RncFile",
     "parse",
     "CompactHeader",
@@ -363,6 +364,11 @@ def _pack_prefix(coder_id: int, model_name: str, fingerprint: bytes, compact: bo
             raise BitstreamError("an adaptive (SABR) file has a coder 0-3 and is neither compact nor tiled")
         version = VERSION_SABR
     return b"".join([MAGIC, bytes([version, flags]), name, fingerprint])
+
+
+def pack_header(h: Header) -> bytes:
+    """A binary file's header as written (what the chunks follow)."""
+    return _pack_header(h)
 
 
 def _pack_header(h: Header) -> bytes:

@@ -41,6 +41,17 @@ Here:
   (:class:`rnncomp.models.binary.ProgressiveDecoder`), so the qualities it measures are those
   of the decoded file, exactly.
 
+A third rule, not the paper's (``"mse-gain"``, ``"ssim-gain"``, :data:`GAINS`): a greedy
+rate-distortion allocation. Equal quality per tile is not what minimises an image's distortion
+at a rate: that is equal slope, every tile's last bits buying the same distortion drop. Every
+tile's iteration costs about the same bits, so a tile stops once its last iteration lowered its
+mean distortion per pixel (squared error on the 0..255 scale, or 1 - SSIM) by less than the
+target, a threshold lambda (the gain of iteration 1 is measured from the decoder's mid-grey
+start). No drift passes: there is no quality to reach. Measured on the first 4 Kodak images
+(``experiments/results/README.md``, section ``sabr/``), it is the first rule here whose adaptive curve is above
+the uniform one in PSNR. The API (``codec.compress(..., bpp=B, adaptive=True, sabr_metric=
+"mse-gain")``, or the family's ``compress_adaptive``) has it; the CLI not yet.
+
 Rate control (:func:`fit_bpp`): a bisection over the target (:data:`BPP_SEARCHES`, per metric)
 for the largest target whose real file (header, map and checks included) is at most ``bpp`` bits
 per pixel.
@@ -62,7 +73,10 @@ __all__ = ["AdaptiveCodes", "BPP_SEARCHES", "DEFAULT_TILE", "MAX_PASSES", "METRI
 #: 32x32 px at stride 16); provisional, to be measured.
 DEFAULT_TILE = 2
 #: The per-tile quality metrics a target may be given in (see the module docstring).
-METRICS = ("psnr", "ssim")
+METRICS = ("psnr", "ssim", "mse-gain", "ssim-gain")
+#: The greedy rate-distortion rules: a tile stops once its last iteration lowered its distortion
+#: (in the base metric's loss, :func:`tile_loss`) by less than the target.
+GAINS = {"mse-gain": "psnr", "ssim-gain": "ssim"}
 #: The default per-tile quality metric of the target.
 METRIC = "psnr"
 #: Re-coding passes that raise a drifted tile's floor by one iteration before it gets all of them.
@@ -71,7 +85,9 @@ MAX_PASSES = 3
 BPP_SEARCH = (10.0, 60.0, 10)
 #: The bisection's range and steps per metric: SSIM from -1 (it is never lower: one iteration
 #: everywhere) to 1 (reached only by a perfect tile), 12 steps (to 0.0005).
-BPP_SEARCHES = {"psnr": BPP_SEARCH, "ssim": (-1.0, 1.0, 12)}
+BPP_SEARCHES = {"psnr": BPP_SEARCH, "ssim": (-1.0, 1.0, 12),
+                # The gain rules: the smallest file at the largest threshold (one iteration nearly everywhere).
+                "mse-gain": (1000.0, 0.0, 16), "ssim-gain": (1.0, 0.0, 16)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +98,8 @@ class AdaptiveCodes:
         bits: uint8 ``(k, h, w, bits)`` (0 in the blocks not sent), ``k = iteration_map.max()``.
         iteration_map: int ``(tiles_y, tiles_x)``, 1 .. k: the iterations each tile is sent in.
         tile: the tile side in code blocks.
-        quality: float ``(tiles_y, tiles_x)``: each tile's ``metric`` in the decoded image.
+        quality: float ``(tiles_y, tiles_x)``: each tile's ``metric`` in the decoded image (for the gain
+            rules, :data:`GAINS`: the gain of its last coded iteration).
         image: the decoded uint8 image ``(H, W, 3)`` (what the file decodes to).
         passes: the coding passes it took.
         metric: the per-tile metric (:data:`METRICS`).
@@ -132,6 +149,14 @@ def tile_ssim(reference, decoded, tile_px: int) -> np.ndarray:
             count.reshape(ty, tile_px, tx, tile_px).sum(axis=(1, 3)))
 
 
+def tile_loss(reference, decoded, tile_px: int, base: str) -> np.ndarray:
+    """Every tile's mean distortion per pixel: squared error (``"psnr"``, 0..255^2) or 1 - SSIM (``"ssim"``)."""
+    q = tile_quality(reference, decoded, tile_px, base)
+    if base == "psnr":
+        return 255.0 ** 2 * 10.0 ** (-q / 10.0)
+    return 1.0 - q
+
+
 def tile_quality(reference, decoded, tile_px: int, metric: str = METRIC) -> np.ndarray:
     """Every tile's ``metric`` (:func:`tile_psnr` or :func:`tile_ssim`; higher is better for both)."""
     if metric == "psnr":
@@ -167,14 +192,22 @@ def _one_pass(model, x, reference, target, iterations, tile, floor, metric):
     grid = floor.shape
     stopped = np.zeros(grid, np.int64)
     states, sent = None, []
+    if metric in GAINS:  # the decoder starts from mid-grey
+        before = tile_loss(reference, np.full_like(reference, 128), tile * model.stride, GAINS[metric])
     for t in range(1, iterations + 1):
         active = _expand(stopped == 0, tile, decoder.code_shape)
         b, states = step(x, decoder._x_hat, states)
         bits = (to_numpy(b)[0] > 0).astype(np.uint8)
         image = to_uint8(decoder.step(bits[None], active)[0])
         sent.append(bits * active[..., None])
-        quality = tile_quality(reference, image, tile * model.stride, metric)
-        stopped[(stopped == 0) & (quality >= target) & (t >= floor)] = t
+        if metric in GAINS:
+            loss = tile_loss(reference, image, tile * model.stride, GAINS[metric])
+            quality, before = before - loss, loss
+            done = quality < target
+        else:
+            quality = tile_quality(reference, image, tile * model.stride, metric)
+            done = quality >= target
+        stopped[(stopped == 0) & done & (t >= floor)] = t
         if stopped.all():
             break
     stopped[stopped == 0] = t
@@ -222,7 +255,7 @@ def encode_adaptive(model, image, target: float, iterations: int, tile: int = DE
     while True:
         passes += 1
         bits, m, quality, decoded = _one_pass(model, x, reference, target, iterations, tile, floor, metric)
-        drifted = (quality < target) & (m < iterations)
+        drifted = (quality < target) & (m < iterations) if metric not in GAINS else np.zeros_like(m, bool)
         if not drifted.any():
             return AdaptiveCodes(bits, m, tile, quality, decoded, passes, metric)
         floor[drifted] = m[drifted] + 1 if passes < MAX_PASSES else iterations
@@ -248,7 +281,7 @@ def fit_bpp(encode, write, bpp: float, pixels: int, search=None, metric: str = M
     if not fits:
         raise RnncompError(f"{bpp:g} bpp is below the smallest adaptive file for this image "
                            f"({8.0 * len(best) / pixels:.3f} bpp at a "
-                           f"{f'{lo:g} dB' if metric == 'psnr' else f'SSIM {lo:g}'} target)")
+                           f"{f'{lo:g} dB' if metric == 'psnr' else f'{metric.upper()} {lo:g}'} target)")
     top, fits = attempt(hi)
     if fits:
         return top

@@ -440,3 +440,26 @@ def test_evaluate_draws_the_ssim_adaptive_curve(model, tmp_path, capsys, monkeyp
     capsys.readouterr()
     assert main(["evaluate", "--data", "imgs", "--model", "ck", "--target-ssim", "2", "--out", "s.json", "--quiet"]) != 0
     assert "within -1..1" in capsys.readouterr().err and not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("metric", sorted(sabr.GAINS))
+def test_gain_rules_stop_tiles_whose_last_iteration_bought_less_than_the_threshold(model, metric):
+    img = image()
+    everything = sabr.encode_adaptive(model, img, -np.inf, K, metric=metric)
+    assert (everything.iteration_map == K).all()  # no gain is below -inf: the uniform file
+    nothing = sabr.encode_adaptive(model, img, np.inf, K, metric=metric)
+    assert (nothing.iteration_map == 1).all() and nothing.bits.shape[0] == 1
+    # The rule, re-measured on the uniform reconstructions: a tile stops after the first iteration whose
+    # gain in the base metric's loss is below the threshold (the map is what the encoder decided).
+    tile_px = 16 * sabr.DEFAULT_TILE
+    losses = [sabr.tile_loss(img, np.full_like(img, 128), tile_px, sabr.GAINS[metric])]
+    for j in range(1, K + 1):
+        losses.append(sabr.tile_loss(img, codec.decompress(codec.compress(img, model, iterations=j), model),
+                                     tile_px, sabr.GAINS[metric]))
+    threshold = float(np.median(losses[1] - losses[2]))
+    codes = sabr.encode_adaptive(model, img, threshold, K, metric=metric)
+    first = codes.iteration_map == 1
+    assert np.array_equal(first, (losses[0] - losses[1]) < threshold)
+    data = codec.compress(img, model, bpp=8.0 * len(codec.compress(img, model, iterations=2)) / img[..., 0].size,
+                          adaptive=True, sabr_metric=metric)
+    assert bitstream.parse(data).header.adaptive and 8.0 * len(data) <= 8.0 * len(codec.compress(img, model, iterations=2))

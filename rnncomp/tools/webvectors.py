@@ -191,7 +191,7 @@ def _map_coder(data, header) -> str:
 
     from rnncomp.entropy.sabr import MAP_CODERS
 
-    uniform = bitstream._pack_header(replace(header, sabr_tile=0, iteration_map=()))
+    uniform = bitstream.pack_header(replace(header, sabr_tile=0, iteration_map=()))
     return MAP_CODERS[data[len(uniform) + len(_varint(header.sabr_tile))]]
 
 
