@@ -13,6 +13,7 @@ import numpy as np
 from rnncomp import codec
 from rnncomp.codec import file_codec
 from rnncomp.images import load_images
+from rnncomp.provenance import machine_info
 from rnncomp.evaluation.evaluate import _score
 from rnncomp.zoo import load_model
 
@@ -22,7 +23,8 @@ tile = int(sys.argv[5]) if len(sys.argv) > 5 else 2
 model = load_model(model_path)
 fc = file_codec(model)
 images = load_images(os.environ.get("KODAK", "../shared/data/kodak"), limit=n)
-rows = []
+machine = machine_info()
+command = "python experiments/sabr_gain.py " + " ".join(sys.argv[1:])
 for lam in lams:
     t0 = time.time(); pairs, bpps = [], []
     for i, (name, img) in enumerate(images):
@@ -33,5 +35,6 @@ for lam in lams:
     row = {"target": lam, "bpp": float(np.mean(bpps))}
     for k in ("psnr-rgb", "ms-ssim-rgb", "ssim-rgb"):
         row[k] = float(np.mean([sc[i][k] for i in range(len(images))]))
-    rows.append(row); row["seconds"] = round(time.time() - t0, 1)
+    row.update(seconds=round(time.time() - t0, 1), model=model_path, metric=metric, tile=tile,
+               images=f"first {n} Kodak", machine=machine, command=command)
     print(json.dumps(row), flush=True)

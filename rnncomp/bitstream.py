@@ -44,7 +44,10 @@ from rnncomp.errors import BitstreamError, RnncompError, WrongModelError
 __all__ = [
     "BitstreamError",
     "assemble",
+    "assemble_chunks",
+    "check_value",
     "pack_header",
+    "varint",
     "RncFile",
     "parse",
     "CompactHeader",
@@ -309,6 +312,16 @@ def _check_geometry(height, width, stride, bits, iterations, code_shape=None):
 # --- varints -----------------------------------------------------------------------------------
 
 
+def varint(value: int) -> bytes:
+    """Unsigned LEB128, the format's numbers (for tools that hand-make headers)."""
+    return _varint(value)
+
+
+def check_value(crc: int, size: int) -> bytes:
+    """A chunk's check: the first ``size`` bytes of the running CRC-32, little-endian."""
+    return _check_value(crc, size)
+
+
 def _varint(value: int) -> bytes:
     """Unsigned LEB128."""
     out = bytearray()
@@ -530,10 +543,19 @@ def _check_value(crc: int, size: int) -> bytes:
 def _serialize(header: Header, payloads: list) -> bytes:
     if len(payloads) != header.iterations:
         raise ValueError("one payload per iteration")
-    out = [_pack_header(header)]
+    return assemble_chunks(_pack_header(header), payloads, header.coder == "raw")
+
+
+def assemble_chunks(head: bytes, payloads, raw: bool) -> bytes:
+    """``head`` (a binary file's header bytes, as given) and the chunks of ``payloads``, the checks computed.
+
+    ``raw``: the chunks have no length prefixes (the raw coder's). What :func:`assemble` writes after a
+    packed header; a fuzzer (:mod:`rnncomp.tools.fuzz`) gives it hand-made header bytes.
+    """
+    out = [bytes(head)]
     crc = zlib.crc32(out[0])
     for t, payload in enumerate(payloads):
-        if t + 1 < len(payloads) and header.coder != "raw":
+        if t + 1 < len(payloads) and not raw:
             prefix = _varint(len(payload))
             out.append(prefix)
             crc = zlib.crc32(prefix, crc)

@@ -204,41 +204,19 @@ SABR_MUTATIONS = ("none", "map-beyond", "map-all-one", "map-size", "map-garbage"
                   "chunks-empty", "chunks-missing")
 
 
-def _varint(value: int) -> bytes:
-    """Unsigned LEB128, as the format's (the fuzzer packs the SABR fields itself, unvalidated)."""
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _check_bytes(crc: int, size: int) -> bytes:
-    """The first ``size`` bytes of the running CRC-32, little-endian (docs/bitstream.md)."""
-    return (crc & 0xFFFFFFFF).to_bytes(4, "little")[:size]
+_varint = bitstream.varint
 
 
 def _v3_file(uniform: bytes, tile: int, map_coder: int, map_payload: bytes, payloads, raw: bool,
              map_length: int | None = None, flags: int | None = None) -> bytes:
     """A version-3 file of a uniform header's bytes, hand-made SABR fields and ``payloads``, the checks valid."""
-    import zlib
-
     head = bytearray(uniform)
     head[2] = bitstream.VERSION_SABR
     if flags is not None:
         head[3] = flags
     n = len(map_payload) if map_length is None else map_length
     head += _varint(tile) + bytes([map_coder]) + _varint(n) + map_payload
-    out, crc = [bytes(head)], zlib.crc32(bytes(head))
-    for t, p in enumerate(payloads):
-        last = t + 1 == len(payloads)
-        part = (b"" if last or raw else _varint(len(p))) + bytes(p)
-        crc = zlib.crc32(part, crc)
-        check = _check_bytes(crc, bitstream.LAST_CHECK_BYTES if last else bitstream.CHECK_BYTES)
-        crc = zlib.crc32(check, crc)
-        out += [part, check]
-    return b"".join(out)
+    return bitstream.assemble_chunks(bytes(head), [bytes(p) for p in payloads], raw)
 
 
 def _sabr_case(rng, model, mutation: str | None = None) -> Case:

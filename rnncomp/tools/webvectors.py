@@ -77,14 +77,7 @@ def _make_file(coder="context", k=4, height=37, width=53, bits=8, name="", seed=
     return bitstream.write(_make_bits(k, height, width, bits, seed=seed), header, prior=prior)
 
 
-def _varint(value: int) -> bytes:
-    """Unsigned LEB128 (the format's numbers), written here so that hostile headers need no writer."""
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+_varint = bitstream.varint
 
 
 def _raw_header(flags=2, height=32, width=32, bits=8, stride_log2=4, k=1, version=VERSION):
@@ -93,7 +86,7 @@ def _raw_header(flags=2, height=32, width=32, bits=8, stride_log2=4, k=1, versio
 
 
 def _crc_chunk(data: bytes) -> bytes:
-    return data + (zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "little")[:3]
+    return data + bitstream.check_value(zlib.crc32(data), 3)
 
 
 def outcome(data, partial: bool = False, prior=None) -> dict:
